@@ -157,6 +157,9 @@ class SendGridEmulator:
     ) -> None:
         self.api_key = api_key
         self.forbidden_keys = set(forbidden_keys)  # keys without Marketing scopes: 403
+        # False: a 400 says what is wrong but not which contact (field null), as some SendGrid
+        # answers do; clients must then find the bad contacts themselves.
+        self.itemised_errors = True
         self.job_delay = job_delay
         self.rate_limit = rate_limit
         self.rate_window = rate_window
@@ -299,6 +302,8 @@ class SendGridEmulator:
                 raise ApiError(400, f"list ids do not exist: {', '.join(map(str, unknown))}", "list_ids")
             errors = [e for i, c in enumerate(contacts) for e in self._contact_errors(i, c)]
             if errors:
+                if not self.itemised_errors:
+                    errors = [{"field": None, "message": errors[0]["message"]}]
                 raise ApiError(400, errors[0]["message"], errors=errors)
             seen: set[str] = set()
             for email in (c["email"].lower() for c in contacts if "email" in c):

@@ -1,0 +1,243 @@
+"""The one HTTP layer to SendGrid: a pooled session, timeouts, and every retry."""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+
+from target_sendgrid import __version__
+
+logger = logging.getLogger("target-sendgrid.client")
+
+AUTH_HINT = (
+    "Check that api_key is a current SendGrid API key with the Marketing scopes "
+    "(marketing.read and marketing.write, or Full Access), and that the account uses the new "
+    "Marketing Campaigns: legacy Marketing Campaigns accounts answer 403."
+)
+
+
+class SendGridError(Exception):
+    """An error answer from SendGrid, with its ``errors`` list."""
+
+    def __init__(self, message: str, status: int | None = None, errors: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or []
+
+
+class AuthError(SendGridError):
+    """401 or 403: retrying cannot help."""
+
+
+class BadRequest(SendGridError):
+    """400 or 413: the request itself was refused; ``errors`` may name contacts."""
+
+
+class NotFound(SendGridError):
+    """404."""
+
+
+class _Retryable(Exception):
+    """A 5xx answer, retried with backoff."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is on this machine's loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, what: str = "api_url") -> str:
+    """Refuse any URL that would carry data or the key in clear over a network."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return url.rstrip("/")
+    raise ValueError(
+        f"{what} must be an https:// URL (plain http is allowed only on loopback, for the emulator); got {url!r}"
+    )
+
+
+def reset_delay(headers: Any) -> float:
+    """Seconds to wait after a 429, from ``x-ratelimit-reset`` (a delay, or epoch seconds)."""
+    try:
+        value = float(headers.get("x-ratelimit-reset", "1"))
+    except ValueError:
+        value = 1.0
+    if value > 1e9:  # an epoch timestamp, as on SendGrid's older endpoints
+        value -= time.time()
+    return min(max(value, 0.05), 120.0)
+
+
+def _messages(response: requests.Response) -> tuple[str, list[dict]]:
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        errors = []
+    text = "; ".join(f"{e.get('field') or ''}: {e.get('message')}".lstrip(": ") for e in errors[:5])
+    return text or (response.text[:200] if response.text else response.reason or ""), errors
+
+
+class SendGridClient:
+    """SendGrid's Marketing Contacts API, with the retries a nightly export needs.
+
+    429 waits as long as ``x-ratelimit-reset`` says; 5xx answers, dropped connections and
+    timeouts are retried with exponential backoff and full jitter up to ``max_retries``
+    times. 401/403 fail at once. Every request the run sends is counted.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_url: str = "https://api.sendgrid.com",
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        backoff_factor: float = 0.5,
+    ) -> None:
+        self.api_url = check_url(api_url)
+        self.timeout = timeout
+        self.requests_sent = 0
+        self.bytes_sent = 0
+        self._count_lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"User-Agent": f"target-sendgrid/{__version__}", "Accept": "application/json"})
+        self._auth = {"Authorization": f"Bearer {api_key}"}  # sent only to api_url, never to download links
+        on_errors = backoff.on_exception(
+            backoff.expo,
+            (requests.ConnectionError, requests.Timeout, _Retryable),
+            max_tries=max_retries + 1,
+            factor=backoff_factor,
+            max_value=30,
+            jitter=backoff.full_jitter,
+            on_backoff=self._log_retry,
+            logger=None,
+        )
+        on_429 = backoff.on_predicate(
+            backoff.runtime,
+            predicate=lambda r: r.status_code == 429,
+            value=lambda r: reset_delay(r.headers),
+            max_tries=max(10, max_retries * 4),
+            jitter=None,
+            logger=None,
+        )
+        self._send = on_errors(on_429(self._send_once))
+
+    @staticmethod
+    def _log_retry(details: dict) -> None:
+        exc = details.get("exception")
+        logger.warning("Retrying after %s (attempt %d, waiting %.1fs)", exc, details["tries"], details["wait"])
+
+    def _send_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        body = kwargs.get("data") or b""
+        with self._count_lock:
+            self.requests_sent += 1
+            self.bytes_sent += len(body)
+        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        if response.status_code >= 500:
+            raise _Retryable(response)
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send with retries and turn error answers into exceptions."""
+        headers = {**kwargs.pop("headers", {}), **self._auth}
+        try:
+            response = self._send(method, self.api_url + path, headers=headers, **kwargs)
+        except _Retryable as exc:
+            message, errors = _messages(exc.response)
+            raise SendGridError(
+                f"{method} {path}: HTTP {exc.response.status_code} after retries: {message}",
+                exc.response.status_code,
+                errors,
+            ) from None
+        status = response.status_code
+        if status < 400:
+            return response
+        message, errors = _messages(response)
+        if status in (401, 403):
+            raise AuthError(f"SendGrid refused the API key (HTTP {status}: {message}). {AUTH_HINT}", status, errors)
+        if status in (400, 413):
+            raise BadRequest(f"{method} {path}: HTTP {status}: {message}", status, errors)
+        if status == 404:
+            raise NotFound(f"{method} {path}: not found: {message}", status, errors)
+        if status == 429:
+            raise SendGridError(f"{method} {path}: still rate limited after waiting", status, errors)
+        raise SendGridError(f"{method} {path}: HTTP {status}: {message}", status, errors)
+
+    # --- endpoints ------------------------------------------------------------------
+
+    def field_definitions(self) -> dict:
+        """GET field definitions; also the cheap request that checks the key at start."""
+        body = self.request("GET", "/v3/marketing/field_definitions").json()
+        body.setdefault("custom_fields", [])
+        return body
+
+    def get_list(self, list_id: str) -> dict:
+        """One list with its contact count."""
+        return self.request("GET", f"/v3/marketing/lists/{list_id}").json()
+
+    def upsert(self, body: bytes) -> str:
+        """PUT a prepared upsert body; returns the import job id."""
+        response = self.request(
+            "PUT", "/v3/marketing/contacts", data=body, headers={"Content-Type": "application/json"}
+        )
+        return response.json()["job_id"]
+
+    def job(self, job_id: str) -> dict:
+        """An import job's status and results."""
+        return self.request("GET", f"/v3/marketing/contacts/imports/{job_id}").json()
+
+    def wait_for_job(self, job_id: str, timeout: float, first_poll: float = 0.05) -> dict:
+        """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
+        deadline = time.monotonic() + timeout
+        delay = first_poll
+        while True:
+            job = self.job(job_id)
+            if job.get("status") != "pending":
+                return job
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"import job {job_id} still pending after {timeout:.0f}s (job_timeout_seconds)")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+    def job_errors(self, job: dict) -> list[tuple[str, str]]:
+        """(email, message) pairs from a job's ``errors_url``, best effort."""
+        url = (job.get("results") or {}).get("errors_url")
+        if not url:
+            return []
+        try:
+            check_url(url, "errors_url")
+            response = self.session.get(url, timeout=self.timeout)  # a download link: no key sent
+            response.raise_for_status()
+        except (ValueError, requests.RequestException) as exc:
+            logger.warning("Could not read the errors of import job %s: %s", job.get("id"), exc)
+            return []
+        rows = csv.DictReader(io.StringIO(response.text))
+        out = []
+        for row in rows:
+            lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+            out.append(
+                (lowered.get("email", "").lower(), lowered.get("error") or lowered.get("message") or "job error")
+            )
+        return out

@@ -1,0 +1,136 @@
+"""Turning a record into a SendGrid contact: which property feeds which field, and how."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# SendGrid's reserved contact fields that the target writes, with their maximum lengths
+# (None: no stated maximum).
+FIELD_LIMITS: dict[str, int | None] = {
+    "email": 254,
+    "first_name": 50,
+    "last_name": 50,
+    "address_line_1": 100,
+    "address_line_2": 100,
+    "city": 60,
+    "state_province_region": 50,
+    "country": 50,
+    "postal_code": None,
+    "phone_number": None,
+    "whatsapp": None,
+    "line": None,
+    "facebook": None,
+    "unique_name": None,
+    "external_id": 254,
+    "anonymous_id": 254,
+    "alternate_emails": 254,  # per address; at most five addresses
+}
+MAX_ALTERNATE_EMAILS = 5
+
+# Property names tried, in order, when no field_mapping is configured. Compared after
+# lower-casing and dropping everything but letters and digits ("E-mail Address" = "emailaddress").
+COMMON_NAMES: dict[str, tuple[str, ...]] = {
+    "email": ("email", "emailaddress", "email_address", "mail", "primaryemail", "contactemail"),
+    "first_name": ("firstname", "givenname", "forename", "fname"),
+    "last_name": ("lastname", "surname", "familyname", "lname"),
+    "country": ("country", "countryregion", "countrycode", "countryname"),
+    "state_province_region": ("stateprovinceregion", "state", "province", "region", "stateprovince"),
+    "city": ("city", "town", "locality"),
+    "postal_code": ("postalcode", "zip", "zipcode", "postcode"),
+    "address_line_1": ("addressline1", "address1", "streetaddress", "street", "address"),
+    "address_line_2": ("addressline2", "address2"),
+    "phone_number": ("phonenumber", "phone", "mobile", "mobilephone"),
+    "external_id": ("externalid",),
+}
+
+_EMAIL_RE = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
+)
+
+
+class Rejected(Exception):
+    """A record that cannot become a contact; the message is the reason reported."""
+
+
+def normalise_email(value: Any) -> str:
+    """Trim and lower-case an address; raise :class:`Rejected` unless SendGrid would take it."""
+    if value is None or value == "":
+        raise Rejected("missing email")
+    email = str(value).strip().lower()
+    if len(email) > FIELD_LIMITS["email"] or not _EMAIL_RE.match(email):
+        raise Rejected("invalid email")
+    return email
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def resolve_mapping(configured: Mapping[str, str] | None, properties: Iterable[str]) -> dict[str, str]:
+    """SendGrid field -> record property, from the configuration or by common names."""
+    if configured:
+        unknown = sorted(set(configured) - set(FIELD_LIMITS))
+        if unknown:
+            raise ValueError(
+                f"field_mapping names unknown SendGrid fields {unknown}; known fields: {sorted(FIELD_LIMITS)}"
+                " (custom fields go in custom_field_mapping)"
+            )
+        return dict(configured)
+    by_key = {_key(p): p for p in properties}
+    mapping = {}
+    for sendgrid_field, names in COMMON_NAMES.items():
+        found = next((by_key[n] for n in (_key(sendgrid_field), *names) if n in by_key), None)
+        if found is not None:
+            mapping[sendgrid_field] = found
+    return mapping
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a postal code typed as number: 12345.0 -> "12345"
+    return str(value).strip()
+
+
+@dataclass
+class ContactMapper:
+    """Builds contacts from records of one stream with a resolved mapping."""
+
+    mapping: dict[str, str]
+
+    def build(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+        """The contact for a record and how many values were truncated; raises Rejected."""
+        contact: dict[str, Any] = {"email": normalise_email(record.get(self.mapping.get("email", "")))}
+        truncated = 0
+        for sendgrid_field, prop in self.mapping.items():
+            value = record.get(prop)
+            if sendgrid_field == "email" or value is None:
+                continue  # an absent value leaves SendGrid's unchanged
+            if sendgrid_field == "alternate_emails":
+                contact[sendgrid_field] = self._alternate_emails(value, contact["email"])
+                continue
+            text = _text(value)
+            limit = FIELD_LIMITS[sendgrid_field]
+            if limit is not None and len(text) > limit:
+                text = text[:limit]
+                truncated += 1
+            contact[sendgrid_field] = text
+        return contact, truncated
+
+    @staticmethod
+    def _alternate_emails(value: Any, primary: str) -> list[str]:
+        items = value if isinstance(value, list) else re.split(r"[,;\s]+", str(value))
+        kept: list[str] = []
+        for item in items:
+            try:
+                email = normalise_email(item)
+            except Rejected:
+                continue  # one bad alternate address should not cost the contact
+            if email != primary and email not in kept:
+                kept.append(email)
+        return kept[:MAX_ALTERNATE_EMAILS]

@@ -1,0 +1,46 @@
+"""Reading Singer messages: the SDK's fast msgspec reader, counting lines to name bad ones."""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException
+
+INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException)
+
+
+class BadInput(Exception):
+    """The input cannot be read on: a line that is not JSON, a RECORD before its SCHEMA, ..."""
+
+
+class SingerInputReader(MsgSpecReader):
+    """Counts input lines and, on a failure, lets the target settle what came before it.
+
+    ``on_error`` (set by the target) is called with the failure before it is raised; an
+    input error is raised as :class:`BadInput` naming the line.
+    """
+
+    line_number = 0
+    on_error: Callable[[BaseException], None] | None = None
+
+    def deserialize_json(self, line: str) -> dict:
+        """Parse one line, counting it."""
+        self.line_number += 1
+        return super().deserialize_json(line)
+
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
+    ) -> t.Counter[str]:
+        """Process every line; a failure is handed to ``on_error`` and raised."""
+        try:
+            return super().process_lines(file_input, callbacks)
+        except INPUT_ERRORS as exc:
+            failure: BaseException = BadInput(f"Input line {self.line_number}: {exc}")
+            failure.__cause__ = exc
+        except Exception as exc:
+            failure = exc
+        if self.on_error is not None:
+            self.on_error(failure)
+        raise failure

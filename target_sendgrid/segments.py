@@ -1,0 +1,52 @@
+"""Which records belong to the configured segments."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_DELIMITERS = re.compile(r"[,;|]")
+
+
+def _norm(name: Any) -> str:
+    return str(name).strip().casefold()
+
+
+class SegmentFilter:
+    """Keeps the records that belong to at least one selected segment.
+
+    A record's segments come from ``segment_property``: an array of names, a string of
+    names separated by ``,``, ``;`` or ``|``, or a single name. A record whose stream is
+    named like a selected segment is a member of that segment too. Names compare without
+    surrounding spaces and case. With no segments selected, every record is kept.
+    """
+
+    def __init__(self, segments: Iterable[str] | None, segment_property: str = "segments") -> None:
+        self.selected = {_norm(s): s for s in segments or ()}
+        self.segment_property = segment_property
+
+    @property
+    def keeps_everything(self) -> bool:
+        """True when no segment was selected."""
+        return not self.selected
+
+    def record_segments(self, record: Mapping[str, Any]) -> set[str]:
+        """The normalised names of every segment a record declares."""
+        value = record.get(self.segment_property)
+        if value is None:
+            return set()
+        items = value if isinstance(value, list) else _DELIMITERS.split(str(value))
+        return {n for n in map(_norm, items) if n}
+
+    def matches(self, record: Mapping[str, Any], stream_name: str) -> list[str] | None:
+        """The selected segments (as configured) the record belongs to; None: filter it out.
+
+        With no segments selected every record is kept, with an empty list.
+        """
+        if self.keeps_everything:
+            return []
+        names = self.record_segments(record)
+        names.add(_norm(stream_name))
+        found = [original for norm, original in self.selected.items() if norm in names]
+        return found or None

@@ -1,0 +1,71 @@
+"""The sink: one per stream, turning its records into contacts for the shared exporter."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk.sinks import Sink
+
+from target_sendgrid.mapping import ContactMapper, Rejected, resolve_mapping
+from target_sendgrid.report import RecordRef
+
+if t.TYPE_CHECKING:
+    from target_sendgrid.target import TargetSendGrid
+
+
+class SendGridSink(Sink):
+    """Maps, filters and hands each record's contact to the target's exporter.
+
+    Batching is not done here but in the exporter, across streams, so that records of
+    every stream bound for the same lists share requests: the SDK's per-sink drains
+    have nothing to send.
+    """
+
+    def __init__(
+        self, target: TargetSendGrid, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.sendgrid = target
+        properties = schema.get("properties") or {}
+        mapping = resolve_mapping(self.config.get("field_mapping"), properties)
+        self.mapper = ContactMapper(mapping)
+        self.email_property = mapping.get("email")
+        self.has_email = self.email_property in properties
+        if not self.has_email:
+            self.logger.warning(
+                "Stream '%s' has no %s property for the contact email; its records will be rejected "
+                "(reason 'no email property'). Map one with field_mapping.email.",
+                stream_name,
+                f"'{self.email_property}'" if self.email_property else "email-like",
+            )
+        else:
+            self.logger.info("Stream '%s' maps SendGrid fields to properties: %s", stream_name, mapping)
+
+    @property
+    def max_size(self) -> int:
+        """The exporter batches; the SDK's own drains of this sink send nothing."""
+        return 2**31
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Filter by segment, map, and queue the contact (or account for the record)."""
+        target = self.sendgrid
+        target.record_reached_sink = True
+        number = target.record_number
+        segments = target.segments.matches(record, self.stream_name)
+        if segments is None:
+            target.report.count("filtered_segment")
+            return
+        ref = RecordRef(self.stream_name, number, {k: record.get(k) for k in self.key_properties})
+        if not self.has_email:
+            target.report.reject(ref, "no email property")
+            return
+        try:
+            contact, truncated = self.mapper.build(record)
+        except Rejected as exc:
+            target.report.reject(ref, str(exc))
+            return
+        target.report.count("truncated", truncated)
+        target.exporter.add(contact, target.list_ids_for(segments), ref)
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing to do: see the class docstring."""

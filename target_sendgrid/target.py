@@ -1,0 +1,271 @@
+"""TargetSendGrid: its settings, and the run from first message to summary."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import (
+    TARGET_VALIDATE_RECORDS_CONFIG,
+    PluginCapabilities,
+    TargetCapabilities,
+)
+from singer_sdk.target_base import Target
+
+from target_sendgrid.client import SendGridClient, check_url
+from target_sendgrid.exporter import MAX_BATCH_CONTACTS, Exporter, MaxContactsExceeded
+from target_sendgrid.mapping import FIELD_LIMITS, resolve_mapping
+from target_sendgrid.reader import BadInput, SingerInputReader
+from target_sendgrid.report import RunReport
+from target_sendgrid.segments import SegmentFilter
+from target_sendgrid.sinks import SendGridSink
+
+# Just under SendGrid's 6 MB body cap, leaving room for headers and rounding.
+DEFAULT_MAX_REQUEST_BYTES = 5_900_000
+
+
+class TargetSendGrid(Target):
+    """Exports segments of customer profiles into SendGrid Marketing Campaigns lists."""
+
+    name = "target-sendgrid"
+    default_sink_class = SendGridSink
+    message_reader_class = SingerInputReader
+    capabilities: t.ClassVar = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="SendGrid API key with the Marketing scopes. Sent only over TLS (or to a loopback emulator).",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://api.sendgrid.com",
+            description="SendGrid API base URL: https only, or http on loopback for the bundled emulator "
+            "(e.g. https://api.eu.sendgrid.com for EU subusers).",
+        ),
+        th.Property("list_id", th.StringType, description="Id of the SendGrid list that receives the contacts."),
+        th.Property(
+            "field_mapping",
+            th.ObjectType(additional_properties=th.StringType),
+            description='SendGrid reserved field -> record property, e.g. {"email": "EmailAddress", '
+            '"first_name": "GivenName"}. Unset: properties are matched by common names (email, email_address, '
+            f"first_name, given_name, zip, ...) and the mapping used is logged. Fields: {', '.join(FIELD_LIMITS)}.",
+        ),
+        th.Property(
+            "segments",
+            th.ArrayType(th.StringType),
+            description="Segments to export. Empty or unset: every record.",
+        ),
+        th.Property(
+            "segment_property",
+            th.StringType,
+            default="segments",
+            description="Record property holding a record's segments: an array of names, a string of names "
+            "separated by , ; or |, or one name. A record whose stream is named like a selected segment is a "
+            "member too.",
+        ),
+        th.Property(
+            "batch_size",
+            th.IntegerType(minimum=1, maximum=MAX_BATCH_CONTACTS),
+            default=MAX_BATCH_CONTACTS,
+            description="Most contacts per upsert request (SendGrid's maximum: 30,000).",
+        ),
+        th.Property(
+            "max_request_bytes",
+            th.IntegerType(minimum=10_000, maximum=6_000_000),
+            default=DEFAULT_MAX_REQUEST_BYTES,
+            description="Most bytes per upsert request body (SendGrid's maximum: 6 MB). A request is sent when "
+            "either cap would be crossed.",
+        ),
+        th.Property(
+            "max_contacts",
+            th.IntegerType(minimum=0),
+            default=100_000,
+            description="Safety ceiling on contacts exported in one run (SendGrid's recommended ceiling per "
+            "export); 0 disables it. Crossing it fails the run before anything beyond it is sent.",
+        ),
+        th.Property(
+            "data_privacy_consent",
+            th.BooleanType,
+            default=False,
+            description="Must be true: exporting sends personal data outside your warehouse's compliance "
+            "boundary, to SendGrid. Without it the target refuses to start.",
+        ),
+        th.Property(
+            "rejected_records_path",
+            th.StringType,
+            description="JSON Lines file receiving one line per record not exported: stream, record number, "
+            "key properties and reason (never the email).",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Map, filter, validate and report, but send nothing to SendGrid.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0),
+            default=8,
+            description="Retries of a request after a 5xx answer, a dropped connection or a timeout "
+            "(exponential backoff with jitter). 429 answers wait as SendGrid says, separately.",
+        ),
+        th.Property(
+            "request_timeout_seconds",
+            th.NumberType(minimum=1),
+            default=60,
+            description="Timeout of one HTTP request.",
+        ),
+        th.Property(
+            "job_timeout_seconds",
+            th.NumberType(minimum=1),
+            default=3600,
+            description="Longest wait for one import job to finish; past it the run fails without emitting "
+            "STATE beyond the job.",
+        ),
+        th.Property(
+            "max_job_attempts",
+            th.IntegerType(minimum=1),
+            default=5,
+            description="Submissions of one batch whose import job ends 'failed' before the run fails.",
+        ),
+        th.Property(
+            "max_jobs_in_flight",
+            th.IntegerType(minimum=1, maximum=16),
+            default=4,
+            description="Upserts whose import jobs may run at SendGrid at once, while the next batch is built.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Check the settings and the key, before reading any input."""
+        super().__init__(*args, **kwargs)
+        config = self.config
+        if config.get("data_privacy_consent") is not True:
+            raise ConfigValidationError(
+                "data_privacy_consent is not true",
+                errors=[
+                    "Exporting sends personal data (emails, names, addresses) outside your warehouse's compliance "
+                    "boundary, to SendGrid. Confirm that this is allowed by setting data_privacy_consent: true."
+                ],
+            )
+        try:
+            check_url(config.get("api_url", "https://api.sendgrid.com"))
+            resolve_mapping(config.get("field_mapping"), ())
+        except ValueError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        self.dry_run = bool(config.get("dry_run"))
+        self.report = RunReport(config.get("rejected_records_path"))
+        self.segments = SegmentFilter(config.get("segments"), config.get("segment_property", "segments"))
+        self.record_number = 0  # RECORD messages read so far
+        self.record_reached_sink = False
+        self.client = None if self.dry_run else self._connect()
+        self.exporter = Exporter(
+            self.client,
+            self.report,
+            self._write_state_message,
+            batch_size=config.get("batch_size", MAX_BATCH_CONTACTS),
+            max_request_bytes=config.get("max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
+            max_in_flight=config.get("max_jobs_in_flight", 4),
+            job_timeout=config.get("job_timeout_seconds", 3600),
+            max_job_attempts=config.get("max_job_attempts", 5),
+            max_contacts=config.get("max_contacts", 100_000),
+        )
+        if isinstance(self.message_reader, SingerInputReader):
+            self.message_reader.on_error = self._on_error
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """Add the SDK's built-in settings that mean something here.
+
+        ``load_method`` and ``batch_size_rows`` do not apply (an upsert is the only load, and
+        ``batch_size`` sizes requests), so only record validation joins the plugin-wide ones.
+        """
+        for name, schema in TARGET_VALIDATE_RECORDS_CONFIG["properties"].items():
+            config_jsonschema["properties"].setdefault(name, schema)
+        super(Target, cls).append_builtin_config(config_jsonschema)
+
+    def _connect(self) -> SendGridClient:
+        """A client whose key and list were checked with one cheap request each."""
+        config = self.config
+        client = SendGridClient(
+            config["api_key"],
+            config.get("api_url", "https://api.sendgrid.com"),
+            timeout=config.get("request_timeout_seconds", 60),
+            max_retries=config.get("max_retries", 8),
+        )
+        client.field_definitions()  # fails at once, with a hint, on a bad key
+        if config.get("list_id"):
+            client.get_list(config["list_id"])
+        return client
+
+    def list_ids_for(self, segments: list[str]) -> tuple[str, ...]:
+        """The lists a contact in ``segments`` goes to."""
+        list_id = self.config.get("list_id")
+        return (list_id,) if list_id else ()
+
+    # --- the message loop ---------------------------------------------------------------
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        self.record_number += 1
+        self.record_reached_sink = False
+        super()._process_record_message(message_dict)
+        if not self.record_reached_sink:
+            self.report.count("filtered_map")  # a stream map's __filter__ dropped it
+        self.exporter.mark_processed(self.record_number)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        # STATE is written by the exporter once the records before it are settled; the SDK's
+        # own copy (written when it drains all sinks) would run ahead of the import jobs.
+        self._assert_line_requires(message_dict, requires={"value"})
+        self.exporter.add_state(message_dict["value"])
+
+    def _handle_max_record_age(self) -> None:
+        # The SDK drains every few minutes so that a slow tap's records do not wait for a
+        # full batch: send what is buffered then, so STATE keeps moving.
+        if self._max_record_age_in_minutes > self._MAX_RECORD_AGE_IN_MINUTES:
+            self.exporter.flush()
+        super()._handle_max_record_age()
+
+    def process_endofpipe(self) -> None:
+        """Send the rest, wait for every job, write the last STATE, and log the summary."""
+        try:
+            self.exporter.close()
+        except BaseException:
+            self._log_summary("failed")
+            raise
+        super().process_endofpipe()
+        self._log_summary("finished")
+
+    def _on_error(self, exc: BaseException) -> None:
+        """A failure while reading: settle what came before a bad input, then report."""
+        if isinstance(exc, (BadInput, MaxContactsExceeded)):
+            try:
+                self.exporter.close()
+            except BaseException as closing:
+                self.logger.error("While finishing the records before the failure: %s", closing)
+        else:
+            self.exporter.abort()
+        self._log_summary("failed")
+
+    def _log_summary(self, outcome: str) -> None:
+        self.report.count("records_read", self.record_number)
+        summary = self.report.summary(self.client.requests_sent if self.client else 0, dry_run=self.dry_run)
+        self.report.close()
+        self.logger.info("Export %s%s: %s", outcome, " (dry run)" if self.dry_run else "", json.dumps(summary))
+
+
+if __name__ == "__main__":
+    TargetSendGrid.cli()

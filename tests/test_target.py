@@ -1,0 +1,196 @@
+"""The core export against the emulator: mapping, segments, batching, STATE, accounting."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from target_sendgrid.client import AuthError, SendGridClient
+from target_sendgrid.emulator import SendGridEmulator
+from target_sendgrid.exporter import Exporter
+from target_sendgrid.report import RecordRef, RunReport
+
+from .conftest import API_KEY, expected_emails, run_target, singer_lines, target_config
+
+
+def test_exports_the_segment_with_mapped_fields(emulator: SendGridEmulator, tmp_path) -> None:
+    rejected = tmp_path / "rejected.jsonl"
+    config = target_config(emulator, segments=["vip", "newsletter"], rejected_records_path=str(rejected))
+    run = run_target(config, "profiles_mixed.singer")
+    contacts = {c["email"]: c for c in emulator.list_contacts(config["list_id"])}
+    assert set(contacts) == {"ann@example.com", "bo@example.com", "carl@example.com"}
+    assert contacts["ann@example.com"]["first_name"] == "Annie"  # the later record wins
+    # What the later record lacks keeps the earlier value, as if both were applied in order;
+    # numbers become text.
+    assert contacts["ann@example.com"]["postal_code"] == "94103"
+    assert contacts["bo@example.com"]["country"] == "KR"
+    assert len(contacts["carl@example.com"]["first_name"]) == 50  # truncated at SendGrid's limit
+    assert emulator.duplicate_emails == []
+    summary = run.summary
+    assert summary["records_read"] == 7
+    assert summary["exported"] == 3
+    assert summary["created"] == 3
+    assert summary["filtered_by_segment"] == 1
+    assert summary["merged_duplicates"] == 1
+    assert summary["rejected_by_reason"] == {"invalid email": 1, "missing email": 1}
+    assert summary["values_truncated"] == 1
+    assert run.states[-1] == {"bookmarks": {"customers": {"replication_key_value": 7}}}
+    lines = [json.loads(line) for line in rejected.read_text().splitlines()]
+    assert [(line["key"], line["reason"]) for line in lines] == [
+        ({"customer_id": 3}, "invalid email"),
+        ({"customer_id": 4}, "missing email"),
+    ]
+    assert "not-an-email" not in rejected.read_text()
+
+
+def test_without_segments_every_record_is_exported(emulator: SendGridEmulator) -> None:
+    config = target_config(emulator)
+    run = run_target(config, "profiles_mixed.singer")
+    assert emulator.list_emails(config["list_id"]) == {
+        "ann@example.com",
+        "bo@example.com",
+        "carl@example.com",
+        "dara@example.com",
+    }
+    assert run.summary["filtered_by_segment"] == 0
+
+
+def test_stream_without_email_is_reported_once(emulator: SendGridEmulator, caplog) -> None:
+    config = target_config(emulator, segments=["vip"])
+    with caplog.at_level(logging.WARNING):
+        run = run_target(config, "stream_without_email.singer")
+    warnings = [r for r in caplog.records if "no email-like property" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "page_views" in warnings[0].getMessage()
+    # The stream named like the selected segment makes its records members.
+    assert emulator.list_emails(config["list_id"]) == {"eve@example.com", "finn@example.com"}
+    assert run.summary["filtered_by_segment"] == 3  # page views are not in the segment
+    assert run.states == [{"bookmarks": {"vip": {"replication_key_value": 11}}}]
+    # Without segments, the page views are candidates, and rejected for want of an email.
+    run = run_target(target_config(emulator), "stream_without_email.singer")
+    assert run.summary["rejected_by_reason"] == {"no email property": 3}
+    assert run.summary["exported"] == 2
+
+
+def test_requests_are_filled_to_the_contact_cap(emulator: SendGridEmulator) -> None:
+    config = target_config(emulator, batch_size=3000, max_contacts=0)
+    run_target(config, singer_lines(10_000))
+    puts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
+    valid = len(expected_emails(10_000))
+    assert [p["contacts"] for p in puts] == [3000, 3000, 3000, valid - 9000]
+    assert emulator.list_emails(config["list_id"]) == expected_emails(10_000)
+
+
+def test_requests_are_filled_to_the_byte_cap(emulator: SendGridEmulator) -> None:
+    cap = 200_000
+    config = target_config(emulator, max_request_bytes=cap, max_contacts=0)
+    run_target(config, singer_lines(5_000))
+    puts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
+    assert all(p["bytes"] <= cap for p in puts)
+    # Every request but the last is full: not even one more contact (< 400 bytes) fitted.
+    assert all(p["bytes"] > cap - 400 for p in puts[:-1])
+    total = sum(p["bytes"] for p in puts)
+    assert len(puts) == -(-total // cap)  # the fewest requests the cap allows
+    assert emulator.list_emails(config["list_id"]) == expected_emails(5_000)
+
+
+def test_dry_run_sends_nothing(emulator: SendGridEmulator) -> None:
+    config = target_config(emulator, dry_run=True, segments=["vip"])
+    run = run_target(config, "profiles_mixed.singer")
+    assert emulator.requests_made() == []
+    assert run.target.report.summary(0, dry_run=True)["would_export"] == 2
+
+
+def test_consent_is_required(emulator: SendGridEmulator) -> None:
+    with pytest.raises(ConfigValidationError) as info:
+        run_target(target_config(emulator, data_privacy_consent=False), [])
+    assert "data_privacy_consent" in " ".join(info.value.errors)
+    assert emulator.requests_made() == []
+
+
+def test_bad_key_fails_at_start_with_a_hint_and_no_key(emulator: SendGridEmulator) -> None:
+    config = target_config(emulator, api_key="SG.wrong-key-that-must-not-leak", max_retries=0)
+    with pytest.raises(AuthError) as info:
+        run_target(config, [])
+    message = str(info.value)
+    assert "Marketing" in message and "legacy" in message
+    assert "SG.wrong-key" not in message
+    assert len(emulator.requests_made()) == 1
+
+
+@pytest.mark.parametrize("itemised", [True, False], ids=["named-by-400", "bisected"])
+def test_a_refused_contact_never_sinks_its_batch(emulator: SendGridEmulator, itemised: bool) -> None:
+    """Contacts the target lets through but SendGrid refuses are isolated, the rest sent."""
+    emulator.itemised_errors = itemised
+    list_id = emulator.create_list("l")
+    report = RunReport()
+    exporter = Exporter(SendGridClient(API_KEY, emulator.url), report, lambda state: None)
+    good = [f"u{i}@example.com" for i in range(40)]
+    for i, email in enumerate(good):
+        exporter.add({"email": email}, (list_id,), RecordRef("s", i + 1))
+        if i in (7, 30):
+            exporter.add({"email": f"x{i}@example.com", "first_name": 7}, (list_id,), RecordRef("s", 100 + i))
+    exporter.close()
+    assert emulator.list_emails(list_id) == set(good)
+    assert report.rejected == {"rejected by SendGrid": 2}
+
+
+def test_failed_jobs_are_submitted_again(emulator: SendGridEmulator) -> None:
+    emulator.set_faults(job_failure_rate=0.3)
+    config = target_config(emulator, batch_size=500, max_contacts=0, max_job_attempts=12)
+    run = run_target(config, singer_lines(3_000))
+    assert emulator.list_emails(config["list_id"]) == expected_emails(3_000)
+    assert run.summary["jobs_resubmitted"] > 0
+
+
+def test_max_contacts_stops_before_sending_beyond_it(emulator: SendGridEmulator) -> None:
+    config = target_config(emulator, max_contacts=1500, batch_size=1000)
+    run = run_target(config, singer_lines(3_000, state_every=500), expect_error=True)
+    assert "max_contacts=1500" in str(run.error)
+    assert len(emulator.list_emails(config["list_id"])) == 1500
+    # What came before the ceiling was settled, and its STATE written.
+    assert run.states and run.states[-1]["bookmarks"]["profiles"]["replication_key_value"] <= 1500
+
+
+def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmulator) -> None:
+    """60,000 records with batch_size 4,000: STATE comes out long before the end, always covered."""
+    config = target_config(emulator, batch_size=4000, max_contacts=0)
+    lines = singer_lines(60_000)
+    seen_before_end: list[dict] = []
+    checked = []
+
+    def feed():
+        for n, line in enumerate(lines):
+            if n == len(lines) * 3 // 4:
+                seen_before_end.extend(run_states())
+            yield line
+
+    def run_states():
+        return [json.loads(x) for x in out_capture().splitlines() if x.strip()]
+
+    import contextlib
+    import io
+
+    from target_sendgrid.target import TargetSendGrid
+
+    out = io.StringIO()
+    out_capture = out.getvalue
+    target = TargetSendGrid(config=config)
+    original = target.exporter._write_state
+
+    def write_and_check(state: dict) -> None:
+        # Everything the STATE covers is in the emulator when the STATE comes out.
+        through = state["bookmarks"]["profiles"]["replication_key_value"]
+        assert expected_emails(through) <= emulator.list_emails(config["list_id"])
+        checked.append(through)
+        original(state)
+
+    target.exporter._write_state = write_and_check
+    with contextlib.redirect_stdout(out):
+        target.listen(feed())
+    assert len(seen_before_end) >= 10
+    assert checked[-1] == 60_000
+    assert emulator.list_emails(config["list_id"]) == expected_emails(60_000)
