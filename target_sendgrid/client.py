@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -196,6 +197,25 @@ class SendGridClient:
     def get_list(self, list_id: str) -> dict:
         """One list with its contact count."""
         return self.request("GET", f"/v3/marketing/lists/{list_id}").json()
+
+    def lists(self) -> Iterator[dict]:
+        """Every list of the account, following ``_metadata.next`` page by page."""
+        path: str | None = "/v3/marketing/lists?page_size=1000"
+        while path:
+            page = self.request("GET", path).json()
+            yield from page.get("result") or []
+            next_url = (page.get("_metadata") or {}).get("next")
+            if next_url and not next_url.startswith(self.api_url + "/"):
+                # The key goes only to api_url, never to a host named in an answer.
+                raise SendGridError(f"list pagination points outside api_url: {next_url}")
+            path = next_url[len(self.api_url) :] if next_url else None
+
+    def find_or_create_list(self, name: str) -> tuple[str, bool]:
+        """The id of the list called ``name``, creating it if missing; and whether it was created."""
+        for found in self.lists():
+            if found.get("name") == name:
+                return found["id"], False
+        return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"], True
 
     def upsert(self, body: bytes) -> str:
         """PUT a prepared upsert body; returns the import job id."""

@@ -14,7 +14,7 @@ from singer_sdk.helpers.capabilities import (
 )
 from singer_sdk.target_base import Target
 
-from target_sendgrid.client import SendGridClient, check_url
+from target_sendgrid.client import NotFound, SendGridClient, check_url
 from target_sendgrid.exporter import MAX_BATCH_CONTACTS, Exporter, MaxContactsExceeded
 from target_sendgrid.mapping import FIELD_LIMITS, resolve_mapping
 from target_sendgrid.reader import BadInput, SingerInputReader
@@ -56,6 +56,11 @@ class TargetSendGrid(Target):
             "(e.g. https://api.eu.sendgrid.com for EU subusers).",
         ),
         th.Property("list_id", th.StringType, description="Id of the SendGrid list that receives the contacts."),
+        th.Property(
+            "list_name",
+            th.StringType,
+            description="Alternative to list_id: the list is found by this name, and created if missing.",
+        ),
         th.Property(
             "field_mapping",
             th.ObjectType(additional_properties=th.StringType),
@@ -161,6 +166,11 @@ class TargetSendGrid(Target):
                     "boundary, to SendGrid. Confirm that this is allowed by setting data_privacy_consent: true."
                 ],
             )
+        if config.get("list_id") and config.get("list_name"):
+            raise ConfigValidationError(
+                "list_id and list_name are both set", errors=["Set list_id or list_name, not both."]
+            )
+        self.list_id: str | None = config.get("list_id")
         try:
             check_url(config.get("api_url", "https://api.sendgrid.com"))
             resolve_mapping(config.get("field_mapping"), ())
@@ -208,13 +218,20 @@ class TargetSendGrid(Target):
         )
         client.field_definitions()  # fails at once, with a hint, on a bad key
         if config.get("list_id"):
-            client.get_list(config["list_id"])
+            try:
+                client.get_list(config["list_id"])
+            except NotFound:
+                raise ConfigValidationError(
+                    "list_id not found", errors=[f"No SendGrid list has the id {config['list_id']!r} (list_id)."]
+                ) from None
+        elif config.get("list_name"):
+            self.list_id, created = client.find_or_create_list(config["list_name"])
+            self.logger.info("%s list '%s' (%s)", "Created" if created else "Found", config["list_name"], self.list_id)
         return client
 
     def list_ids_for(self, segments: list[str]) -> tuple[str, ...]:
         """The lists a contact in ``segments`` goes to."""
-        list_id = self.config.get("list_id")
-        return (list_id,) if list_id else ()
+        return (self.list_id,) if self.list_id else ()
 
     # --- the message loop ---------------------------------------------------------------
 

@@ -1,0 +1,53 @@
+"""The README's settings table is what --about generates."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def about_settings_table() -> str:
+    about = subprocess.run(
+        [sys.executable, "-m", "target_sendgrid.target", "--about", "--format=markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return re.search(r"## Settings\n\n(.*?)(?:\n\n|\Z)", about, re.S).group(1).strip()
+
+
+def test_readme_settings_table_matches_about() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", readme, re.S).group(1).strip()
+    assert block == about_settings_table(), "regenerate: python -m tests.test_docs"
+
+
+def test_about_never_shows_the_key(tmp_path: Path) -> None:
+    key = "SG.secret-about-key"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_key": key, "data_privacy_consent": True}))
+    for fmt in ("json", "markdown"):
+        shown = subprocess.run(
+            [sys.executable, "-m", "target_sendgrid.target", "--about", f"--format={fmt}", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "api_key" in shown.stdout
+        assert key not in shown.stdout + shown.stderr
+
+
+if __name__ == "__main__":  # rewrite the README's table
+    path = ROOT / "README.md"
+    text = re.sub(
+        r"(<!-- settings:start -->\n).*?(<!-- settings:end -->)",
+        lambda m: m.group(1) + about_settings_table() + "\n" + m.group(2),
+        path.read_text(),
+        flags=re.S,
+    )
+    path.write_text(text)
