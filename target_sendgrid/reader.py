@@ -24,11 +24,14 @@ class SingerInputReader(MsgSpecReader):
 
     line_number = 0
     on_error: Callable[[BaseException], None] | None = None
+    _message: dict | None = None
 
     def deserialize_json(self, line: str) -> dict:
         """Parse one line, counting it."""
         self.line_number += 1
-        return super().deserialize_json(line)
+        self._message = None
+        self._message = super().deserialize_json(line)
+        return self._message
 
     def process_lines(
         self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
@@ -37,7 +40,9 @@ class SingerInputReader(MsgSpecReader):
         try:
             return super().process_lines(file_input, callbacks)
         except INPUT_ERRORS as exc:
-            failure: BaseException = BadInput(f"Input line {self.line_number}: {exc}")
+            stream = (self._message or {}).get("stream")
+            where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
+            failure: BaseException = BadInput(f"{where}: {exc}")
             failure.__cause__ = exc
         except Exception as exc:
             failure = exc
