@@ -6,20 +6,22 @@ import typing as t
 from collections.abc import Callable
 
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException
+from singer_sdk.exceptions import (
+    InvalidInputLine,
+    InvalidRecord,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
 
-INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException)
-
-
-class BadInput(Exception):
-    """The input cannot be read on: a line that is not JSON, a RECORD before its SCHEMA, ..."""
+# Failures of the input itself: the records before them are still exported.
+INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, MissingKeyPropertiesError)
 
 
 class SingerInputReader(MsgSpecReader):
     """Counts input lines and, on a failure, lets the target settle what came before it.
 
-    ``on_error`` (set by the target) is called with the failure before it is raised; an
-    input error is raised as :class:`BadInput` naming the line.
+    ``on_error`` (set by the target) is called with the failure before it is raised. An
+    input error keeps its SDK type, its message prefixed with the line and stream.
     """
 
     line_number = 0
@@ -42,10 +44,13 @@ class SingerInputReader(MsgSpecReader):
         except INPUT_ERRORS as exc:
             stream = (self._message or {}).get("stream")
             where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
-            failure: BaseException = BadInput(f"{where}: {exc}")
-            failure.__cause__ = exc
+            exc.args = (f"{where}: {exc.args[0] if exc.args else exc}", *exc.args[1:])
+            self._report(exc)
+            raise
         except Exception as exc:
-            failure = exc
+            self._report(exc)
+            raise
+
+    def _report(self, exc: BaseException) -> None:
         if self.on_error is not None:
-            self.on_error(failure)
-        raise failure
+            self.on_error(exc)

@@ -17,7 +17,7 @@ from singer_sdk.target_base import Target
 from target_sendgrid.client import NotFound, SendGridClient, check_url
 from target_sendgrid.exporter import MAX_BATCH_CONTACTS, Exporter, MaxContactsExceeded
 from target_sendgrid.mapping import FIELD_LIMITS, resolve_mapping
-from target_sendgrid.reader import BadInput, SingerInputReader
+from target_sendgrid.reader import INPUT_ERRORS, SingerInputReader
 from target_sendgrid.report import RunReport
 from target_sendgrid.segments import SegmentFilter
 from target_sendgrid.sinks import SendGridSink
@@ -268,7 +268,7 @@ class TargetSendGrid(Target):
 
     def _on_error(self, exc: BaseException) -> None:
         """A failure while reading: settle what came before a bad input, then report."""
-        if isinstance(exc, (BadInput, MaxContactsExceeded)):
+        if isinstance(exc, (*INPUT_ERRORS, MaxContactsExceeded)):
             try:
                 self.exporter.close()
             except BaseException as closing:

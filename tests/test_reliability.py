@@ -12,7 +12,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.client import check_url, reset_delay
 from target_sendgrid.emulator import SendGridEmulator
-from target_sendgrid.reader import BadInput
+from target_sendgrid.reader import INPUT_ERRORS
 
 from .conftest import API_KEY, expected_emails, run_target, singer_lines, target_config
 
@@ -103,7 +103,7 @@ def test_bad_input_fails_clearly_after_settling_what_came_before(
 ) -> None:
     config = target_config(emulator)
     run = run_target(config, scenario, expect_error=True)
-    assert isinstance(run.error, BadInput)
+    assert isinstance(run.error, INPUT_ERRORS)
     assert named in str(run.error)
     assert emulator.list_emails(config["list_id"]) == {"a1@example.com", "a2@example.com", "a3@example.com"}
     assert run.states == [{"bookmarks": {"customers": {"replication_key_value": 3}}}]
