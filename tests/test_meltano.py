@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,10 +34,8 @@ def sample_segment_emails(segments: set[str]) -> set[str]:
     for line in (ROOT / "sample" / "profiles.jsonl").read_text().splitlines():
         record = json.loads(line)
         if segments & set(record["segments"]):
-            try:
+            with contextlib.suppress(Rejected):
                 emails.add(normalise_email(record["email"]))
-            except Rejected:
-                pass
     return emails
 
 
