@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 # SendGrid's reserved contact fields that the target writes, with their maximum lengths
@@ -97,29 +96,33 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-@dataclass
 class ContactMapper:
     """Builds contacts from records of one stream with a resolved mapping."""
 
-    mapping: dict[str, str]
+    def __init__(self, mapping: dict[str, str]) -> None:
+        self.mapping = mapping
+        self._email = mapping.get("email", "")
+        # (field, property, limit) of the text fields, resolved once: build() runs per record.
+        self._text_fields = [
+            (f, p, FIELD_LIMITS[f]) for f, p in mapping.items() if f not in ("email", "alternate_emails")
+        ]
+        self._alternates = mapping.get("alternate_emails")
 
     def build(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
         """The contact for a record and how many values were truncated; raises Rejected."""
-        contact: dict[str, Any] = {"email": normalise_email(record.get(self.mapping.get("email", "")))}
+        contact: dict[str, Any] = {"email": normalise_email(record.get(self._email))}
         truncated = 0
-        for sendgrid_field, prop in self.mapping.items():
+        for sendgrid_field, prop, limit in self._text_fields:
             value = record.get(prop)
-            if sendgrid_field == "email" or value is None:
+            if value is None:
                 continue  # an absent value leaves SendGrid's unchanged
-            if sendgrid_field == "alternate_emails":
-                contact[sendgrid_field] = self._alternate_emails(value, contact["email"])
-                continue
-            text = _text(value)
-            limit = FIELD_LIMITS[sendgrid_field]
+            text = value.strip() if type(value) is str else _text(value)
             if limit is not None and len(text) > limit:
                 text = text[:limit]
                 truncated += 1
             contact[sendgrid_field] = text
+        if self._alternates is not None and record.get(self._alternates) is not None:
+            contact["alternate_emails"] = self._alternate_emails(record[self._alternates], contact["email"])
         return contact, truncated
 
     @staticmethod

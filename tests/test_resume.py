@@ -36,7 +36,8 @@ def bookmark(state: dict) -> int:
 def test_sigkill_then_resume_from_last_state(
     emulator: SendGridEmulator, tmp_path: Path, kill_after_states: int
 ) -> None:
-    config = target_config(emulator, batch_size=2000, max_contacts=0)
+    emulator.job_delay = 0.25  # ten jobs: the run outlives the kill point by seconds
+    config = target_config(emulator, batch_size=2000, max_contacts=0, max_jobs_in_flight=2)
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     lines = singer_lines(TOTAL)
@@ -51,6 +52,7 @@ def test_sigkill_then_resume_from_last_state(
         # Everything the STATE covers was already in SendGrid when it came out.
         assert expected_emails(bookmark(states[-1])) <= emulator.list_emails(config["list_id"])
         if len(states) == kill_after_states:
+            assert target.poll() is None, "the run ended before the kill point"
             target.send_signal(signal.SIGKILL)
             break
     target.wait(timeout=30)

@@ -90,8 +90,9 @@ def test_requests_are_filled_to_the_byte_cap(emulator: SendGridEmulator) -> None
     run_target(config, singer_lines(5_000))
     puts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
     assert all(p["bytes"] <= cap for p in puts)
-    # Every request but the last is full: not even one more contact (< 400 bytes) fitted.
-    assert all(p["bytes"] > cap - 400 for p in puts[:-1])
+    # Every request but the last batch is full: not even one more contact (< 400 bytes) fitted.
+    # (Batches overlap in flight, so the last batch is not always the last request logged.)
+    assert sum(p["bytes"] <= cap - 400 for p in puts) <= 1
     total = sum(p["bytes"] for p in puts)
     assert len(puts) == -(-total // cap)  # the fewest requests the cap allows
     assert emulator.list_emails(config["list_id"]) == expected_emails(5_000)
@@ -139,8 +140,9 @@ def test_a_refused_contact_never_sinks_its_batch(emulator: SendGridEmulator, ite
 
 
 def test_failed_jobs_are_submitted_again(emulator: SendGridEmulator) -> None:
-    emulator.set_faults(job_failure_rate=0.3)
-    config = target_config(emulator, batch_size=500, max_contacts=0, max_job_attempts=12)
+    # 12 batches at 50%: all succeeding at once has odds 1 in 4096, one failing 25 times ~1e-7.
+    emulator.set_faults(job_failure_rate=0.5)
+    config = target_config(emulator, batch_size=250, max_contacts=0, max_job_attempts=25)
     run = run_target(config, singer_lines(3_000))
     assert emulator.list_emails(config["list_id"]) == expected_emails(3_000)
     assert run.summary["jobs_resubmitted"] > 0
@@ -164,7 +166,7 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
 
     def feed():
         for n, line in enumerate(lines):
-            if n == len(lines) * 3 // 4:
+            if n == len(lines) // 2:
                 seen_before_end.extend(run_states())
             yield line
 
@@ -191,6 +193,8 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
     target.exporter._write_state = write_and_check
     with contextlib.redirect_stdout(out):
         target.listen(feed())
-    assert len(seen_before_end) >= 10
+    # Halfway through the input, STATE has already moved on (and each one was covered).
+    assert seen_before_end, "no STATE before the end of the input"
+    assert seen_before_end[-1]["bookmarks"]["profiles"]["replication_key_value"] >= 4000
     assert checked[-1] == 60_000
     assert emulator.list_emails(config["list_id"]) == expected_emails(60_000)

@@ -1,0 +1,116 @@
+"""Benchmark: target-sendgrid against a do-nothing SDK target, on the same generated profiles.
+
+    python benchmarks/run.py                    # 100,000 profiles, instant jobs
+    python benchmarks/run.py --count 1000000    # memory bound by the batch, not the input
+    python benchmarks/run.py --job-delay 2      # import jobs overlap with our own work
+
+Runs (a) and (b) alternately, --repeat times each, and prints the median of each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from target_sendgrid.emulator import SendGridEmulator
+from target_sendgrid.sample import write_singer
+
+HERE = Path(__file__).parent
+KEY = "SG.benchmark-key"
+
+
+def run(command: list[str], input_path: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process reading input_path on stdin."""
+    with input_path.open("rb") as stdin:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert child.stderr is not None
+        err = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{command} failed:\n{err.decode()[-3000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--job-delay", type=float, default=0.0, help="seconds each emulator import job takes")
+    parser.add_argument("--no-yardstick", action="store_true", help="skip the do-nothing target")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="sendgrid-bench-"))
+    data = work / "profiles.singer"
+    with data.open("w") as out:
+        write_singer(out, args.count, state_every=10_000)
+    print(
+        f"{args.count:,} profiles, {data.stat().st_size / 1e6:.0f} MB of Singer messages, job delay {args.job_delay}s"
+    )
+
+    emulator = SendGridEmulator(KEY, job_delay=args.job_delay, rate_limit=10**9).start()
+    config = work / "config.json"
+    null_config = work / "null.json"
+    null_config.write_text("{}")
+    ours = [sys.executable, "-m", "target_sendgrid.target", "--config", str(config)]
+    yardstick = [sys.executable, str(HERE / "null_target.py"), "--config", str(null_config)]
+
+    figures: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
+    requests: list[dict] = []
+    for i in range(args.repeat):
+        list_id = emulator.create_list(f"bench {i}")
+        config.write_text(
+            json.dumps(
+                {
+                    "api_key": KEY,
+                    "api_url": emulator.url,
+                    "list_id": list_id,
+                    "data_privacy_consent": True,
+                    "max_contacts": 0,
+                }
+            )
+        )
+        before = len(emulator.request_log)
+        figures["a"].append(run(ours, data))
+        requests = emulator.request_log[before:]
+        if not args.no_yardstick:
+            figures["b"].append(run(yardstick, data))
+    emulator.stop()
+
+    puts = [r for r in requests if r["method"] == "PUT"]
+    jobs = len(puts)
+    print()
+    print("| run | wall s | records/s | peak RSS MB | requests | upserts | bytes/upsert |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = {"a": "(a) target-sendgrid", "b": "(b) do-nothing SDK target"}
+    medians = {}
+    for key, samples in figures.items():
+        if not samples:
+            continue
+        wall = statistics.median(s[0] for s in samples)
+        rss = statistics.median(s[1] for s in samples)
+        medians[key] = wall
+        extra = (
+            f"{len(requests)} | {jobs} | {statistics.mean(p['bytes'] for p in puts):,.0f}"
+            if key == "a"
+            else "- | - | -"
+        )
+        print(f"| {rows[key]} | {wall:.2f} | {args.count / wall:,.0f} | {rss:.0f} | {extra} |")
+    if "b" in medians:
+        print(f"\na/b = {medians['a'] / medians['b']:.2f}  (target: <= 0.5)")
+    print(f"contacts per upsert: {[p['contacts'] for p in puts]}")
+    if args.job_delay:
+        print(f"jobs x delay = {jobs * args.job_delay:.1f}s; overlapped, the export took {medians['a']:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
