@@ -5,20 +5,30 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
+import msgspec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordRef:
-    """What is kept of a record to report it if it is not exported: never its email."""
+    """What is kept of a record to report it if it is not exported: never its email.
+
+    One is held per contact in every batch in flight, so it is slotted and keeps the key
+    values as a tuple beside the stream's shared tuple of key names.
+    """
 
     stream: str
     number: int  # the record's position among the RECORD messages of the input
-    key: dict[str, Any] = field(default_factory=dict)
+    key_names: tuple[str, ...] = ()
+    key_values: tuple[Any, ...] = ()
+
+    @property
+    def key(self) -> dict[str, Any]:
+        """The record's key properties and their values."""
+        return dict(zip(self.key_names, self.key_values))
 
 
 class RunReport:
@@ -50,7 +60,7 @@ class RunReport:
             line = {"stream": ref.stream, "record_number": ref.number, "key": ref.key, "reason": reason}
             if detail:
                 line["detail"] = detail
-            self._file.write(orjson.dumps(line, default=str) + b"\n")
+            self._file.write(msgspec.json.encode(line, enc_hook=str) + b"\n")
             self._file.flush()
 
     def close(self) -> None:

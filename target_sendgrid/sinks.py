@@ -29,6 +29,7 @@ class SendGridSink(Sink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.sendgrid = target
+        self._key_names = tuple(self.key_properties)
         properties = schema.get("properties") or {}
         mapping = resolve_mapping(self.config.get("field_mapping"), properties)
         self.mapper = ContactMapper(mapping)
@@ -74,7 +75,7 @@ class SendGridSink(Sink):
         if segments is None:
             target.report.count("filtered_segment")
             return
-        ref = RecordRef(self.stream_name, number, {k: record.get(k) for k in self.key_properties})
+        ref = RecordRef(self.stream_name, number, self._key_names, tuple(record.get(k) for k in self._key_names))
         if not self.has_email:
             target.report.reject(ref, "no email property")
             return
