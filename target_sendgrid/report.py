@@ -28,7 +28,7 @@ class RecordRef:
     @property
     def key(self) -> dict[str, Any]:
         """The record's key properties and their values."""
-        return dict(zip(self.key_names, self.key_values))
+        return dict(zip(self.key_names, self.key_values, strict=True))
 
 
 class RunReport:
