@@ -194,6 +194,12 @@ class SendGridClient:
         body.setdefault("custom_fields", [])
         return body
 
+    def create_custom_field(self, name: str, field_type: str) -> dict:
+        """POST a custom field definition; returns it with its id."""
+        return self.request(
+            "POST", "/v3/marketing/field_definitions", json={"name": name, "field_type": field_type}
+        ).json()
+
     def get_list(self, list_id: str) -> dict:
         """One list with its contact count."""
         return self.request("GET", f"/v3/marketing/lists/{list_id}").json()

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from target_sendgrid.customfields import CustomField, Unconvertible, convert
+
 # SendGrid's reserved contact fields that the target writes, with their maximum lengths
 # (None: no stated maximum).
 FIELD_LIMITS: dict[str, int | None] = {
@@ -52,7 +54,12 @@ _EMAIL_RE = re.compile(
 
 
 class Rejected(Exception):
-    """A record that cannot become a contact; the message is the reason reported."""
+    """A record that cannot become a contact: a reason (for the summary) and a detail."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
 
 
 def normalise_email(value: Any) -> str:
@@ -99,8 +106,9 @@ def _text(value: Any) -> str:
 class ContactMapper:
     """Builds contacts from records of one stream with a resolved mapping."""
 
-    def __init__(self, mapping: dict[str, str]) -> None:
+    def __init__(self, mapping: dict[str, str], custom_fields: list[CustomField] | None = None) -> None:
         self.mapping = mapping
+        self.custom_fields = custom_fields or []
         self._email = mapping.get("email", "")
         # (field, property, limit) of the text fields, resolved once: build() runs per record.
         self._text_fields = [
@@ -108,8 +116,12 @@ class ContactMapper:
         ]
         self._alternates = mapping.get("alternate_emails")
 
-    def build(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-        """The contact for a record and how many values were truncated; raises Rejected."""
+    def build(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], int, list[str]]:
+        """The contact for a record, the values truncated, and the custom values dropped.
+
+        Raises Rejected when there is no valid email, or when custom values that could not be
+        converted were all the record had to export beside it.
+        """
         contact: dict[str, Any] = {"email": normalise_email(record.get(self._email))}
         truncated = 0
         for sendgrid_field, prop, limit in self._text_fields:
@@ -123,7 +135,24 @@ class ContactMapper:
             contact[sendgrid_field] = text
         if self._alternates is not None and record.get(self._alternates) is not None:
             contact["alternate_emails"] = self._alternate_emails(record[self._alternates], contact["email"])
-        return contact, truncated
+        dropped: list[str] = []
+        if self.custom_fields:
+            custom: dict[str, Any] = {}
+            for field in self.custom_fields:
+                value = record.get(field.prop)
+                if value is None:
+                    continue
+                try:
+                    custom[field.id], cut = convert(value, field.field_type)
+                except Unconvertible as exc:
+                    dropped.append(f"{field.name}: {exc}")
+                    continue
+                truncated += cut
+            if custom:
+                contact["custom_fields"] = custom
+            elif dropped and len(contact) == 1:
+                raise Rejected("custom values not convertible", "; ".join(dropped))
+        return contact, truncated, dropped
 
     @staticmethod
     def _alternate_emails(value: Any, primary: str) -> list[str]:

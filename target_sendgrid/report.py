@@ -85,6 +85,7 @@ class RunReport:
                 "rejected": sum(self.rejected.values()),
                 "rejected_by_reason": dict(self.rejected),
                 "values_truncated": c["truncated"],
+                "custom_values_dropped": c["custom_values_dropped"],
                 "requests": requests_sent,
                 "upserts": c["upserts"],
                 "jobs": c["jobs"],

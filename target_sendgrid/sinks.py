@@ -32,7 +32,7 @@ class SendGridSink(Sink):
         self._key_names = tuple(self.key_properties)
         properties = schema.get("properties") or {}
         mapping = resolve_mapping(self.config.get("field_mapping"), properties)
-        self.mapper = ContactMapper(mapping)
+        self.mapper = ContactMapper(mapping, target.custom_fields.for_stream(properties))
         self.email_property = mapping.get("email")
         self.has_email = self.email_property in properties
         if not self.has_email:
@@ -80,11 +80,12 @@ class SendGridSink(Sink):
             target.report.reject(ref, "no email property")
             return
         try:
-            contact, truncated = self.mapper.build(record)
+            contact, truncated, dropped = self.mapper.build(record)
         except Rejected as exc:
-            target.report.reject(ref, str(exc))
+            target.report.reject(ref, exc.reason, exc.detail)
             return
         target.report.count("truncated", truncated)
+        target.report.count("custom_values_dropped", len(dropped))
         target.exporter.add(contact, target.list_ids_for(segments), ref)
 
     def process_batch(self, context: dict) -> None:

@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.target_base import Target
 
 from target_sendgrid.client import NotFound, SendGridClient, check_url
+from target_sendgrid.customfields import CustomFieldRegistry, name_errors
 from target_sendgrid.exporter import MAX_BATCH_CONTACTS, Exporter, MaxContactsExceeded
 from target_sendgrid.mapping import FIELD_LIMITS, resolve_mapping
 from target_sendgrid.reader import INPUT_ERRORS, SingerInputReader
@@ -67,6 +68,20 @@ class TargetSendGrid(Target):
             description='SendGrid reserved field -> record property, e.g. {"email": "EmailAddress", '
             '"first_name": "GivenName"}. Unset: properties are matched by common names (email, email_address, '
             f"first_name, given_name, zip, ...) and the mapping used is logged. Fields: {', '.join(FIELD_LIMITS)}.",
+        ),
+        th.Property(
+            "custom_field_mapping",
+            th.ObjectType(additional_properties=th.StringType),
+            description='SendGrid custom field *name* -> record property, e.g. {"lifetime_value": "ltv"}. '
+            "Names are resolved to SendGrid's field ids at start; values are converted to the field's type "
+            "(Number, Date as ISO-8601, Text of at most 1,000 characters).",
+        ),
+        th.Property(
+            "create_custom_fields",
+            th.BooleanType,
+            default=False,
+            description="Create mapped custom fields that do not exist, typed from the stream's JSON schema: "
+            "number/integer -> Number, format date or date-time -> Date, anything else -> Text.",
         ),
         th.Property(
             "segments",
@@ -177,10 +192,14 @@ class TargetSendGrid(Target):
         except ValueError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         self.dry_run = bool(config.get("dry_run"))
+        self.custom_fields = CustomFieldRegistry(config.get("custom_field_mapping") or {}, [], None, True)
         self.report = RunReport(config.get("rejected_records_path"))
         self.segments = SegmentFilter(config.get("segments"), config.get("segment_property", "segments"))
         self.record_number = 0  # RECORD messages read so far
         self.record_reached_sink = False
+        names = list(config.get("custom_field_mapping") or {})
+        if errors := name_errors(names):
+            raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
         self.client = None if self.dry_run else self._connect()
         self.exporter = Exporter(
             self.client,
@@ -216,7 +235,21 @@ class TargetSendGrid(Target):
             timeout=config.get("request_timeout_seconds", 60),
             max_retries=config.get("max_retries", 8),
         )
-        client.field_definitions()  # fails at once, with a hint, on a bad key
+        # One cheap request that checks the key (failing at once, with a hint) and resolves names.
+        definitions = client.field_definitions()["custom_fields"]
+        self.custom_fields = CustomFieldRegistry(
+            config.get("custom_field_mapping") or {}, definitions, client, bool(config.get("create_custom_fields"))
+        )
+        missing = self.custom_fields.missing()
+        if missing and not self.custom_fields.create:
+            raise ConfigValidationError(
+                "unknown custom fields",
+                errors=[
+                    f"custom_field_mapping names custom fields this SendGrid account does not have: {missing}. "
+                    f"The account has: {self.custom_fields.account_fields()}. Fix the names, or set "
+                    "create_custom_fields: true to create them."
+                ],
+            )
         if config.get("list_id"):
             try:
                 client.get_list(config["list_id"])
