@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import json
 import logging
 import threading
 import time
@@ -222,6 +223,44 @@ class SendGridClient:
             if found.get("name") == name:
                 return found["id"], False
         return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"], True
+
+    def contact_ids(self, emails: list[str]) -> dict[str, str]:
+        """email -> contact id for the emails that exist (at most 100 per call)."""
+        try:
+            result = self.request("POST", "/v3/marketing/contacts/search/emails", json={"emails": emails}).json()
+        except NotFound:  # none of them exists
+            return {}
+        return {e.lower(): r["contact"]["id"] for e, r in (result.get("result") or {}).items() if "contact" in r}
+
+    def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
+        """Remove contacts from a list (they stay in the account); returns the job id."""
+        response = self.request(
+            "DELETE", f"/v3/marketing/lists/{list_id}/contacts", params={"contact_ids": ",".join(contact_ids)}
+        )
+        return response.json()["job_id"]
+
+    def list_members(self, list_id: str, timeout: float) -> list[dict]:
+        """Every contact of a list, through the contacts export (search returns at most 50)."""
+        export_id = self.request(
+            "POST", "/v3/marketing/contacts/exports", json={"list_ids": [list_id], "file_type": "json"}
+        ).json()["id"]
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            export = self.request("GET", f"/v3/marketing/contacts/exports/{export_id}").json()
+            if export.get("status") == "ready":
+                break
+            if export.get("status") == "failure" or time.monotonic() > deadline:
+                raise SendGridError(f"export of list {list_id} ended {export.get('status')}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+        members = []
+        for url in export.get("urls") or []:
+            check_url(url, "export url")
+            response = self.session.get(url, timeout=self.timeout)  # a download link: no key sent
+            response.raise_for_status()
+            members += [json.loads(line) for line in response.text.splitlines() if line.strip()]
+        return members
 
     def upsert(self, body: bytes) -> str:
         """PUT a prepared upsert body; returns the import job id."""

@@ -730,24 +730,18 @@ class SendGridEmulator:
             raise ApiError(401, "The provided authorization grant is invalid, expired, or revoked")
 
     def log(self, method: str, path: str, status: int, body: bytes) -> None:
-        """Record a request for inspection."""
-        contacts = 0
+        """Record a request for inspection (an upsert's contact count, list ids and emails too)."""
+        entry = {"method": method, "path": path, "status": status, "bytes": len(body), "contacts": 0, "at": time.time()}
         if method == "PUT" and path.startswith("/v3/marketing/contacts"):
             try:
-                contacts = len(json.loads(body).get("contacts") or [])
+                parsed = json.loads(body)
+                entry["contacts"] = len(parsed.get("contacts") or [])
+                entry["list_ids"] = parsed.get("list_ids") or []
+                entry["emails"] = [c.get("email") for c in parsed.get("contacts") or [] if isinstance(c, dict)]
             except (ValueError, AttributeError, TypeError):
-                contacts = 0
+                pass
         with self._lock:
-            self.request_log.append(
-                {
-                    "method": method,
-                    "path": path,
-                    "status": status,
-                    "bytes": len(body),
-                    "contacts": contacts,
-                    "at": time.time(),
-                }
-            )
+            self.request_log.append(entry)
 
 
 class _RateLimited(Exception):

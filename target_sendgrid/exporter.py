@@ -25,11 +25,13 @@ from typing import Any
 import msgspec
 
 from target_sendgrid.client import BadRequest, SendGridClient
+from target_sendgrid.lists import REMOVE_CHUNK, remove_and_wait
 from target_sendgrid.report import RecordRef, RunReport
 
 logger = logging.getLogger("target-sendgrid.exporter")
 
 MAX_BATCH_CONTACTS = 30_000
+REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
 # msgspec sizes each result exactly (~350 B a contact); orjson's results each held a 4 KB
 # buffer, which made a batch in flight cost 120 MB instead of 10 MB. Also the fastest here.
 _encode = msgspec.json.Encoder().encode
@@ -44,7 +46,7 @@ class MaxContactsExceeded(ExportError):
     """More contacts than ``max_contacts`` in one run."""
 
 
-@dataclass
+@dataclass(eq=False)  # batches are told apart by identity (sets of batches to wait for)
 class Batch:
     """Contacts bound for one upsert: one set of list ids, each email once, within both caps."""
 
@@ -52,6 +54,7 @@ class Batch:
     first_record: int  # the lowest record number this batch holds (for STATE)
     max_contacts: int
     max_bytes: int
+    kind: str = "upsert"  # or "remove": the contacts leave the one list in list_ids
     contacts: dict[str, tuple[bytes, RecordRef]] = field(default_factory=dict)
     size: int = 0
     done: threading.Event = field(default_factory=threading.Event)  # set once its jobs ended
@@ -101,6 +104,7 @@ class Exporter:
         job_timeout: float = 3600.0,
         max_job_attempts: int = 5,
         max_contacts: int = 0,
+        track_members: bool = False,
     ) -> None:
         self.client = client  # None: dry run, nothing is sent
         self.report = report
@@ -111,7 +115,7 @@ class Exporter:
         self.max_job_attempts = max_job_attempts
         self.max_contacts = max_contacts
         self._lock = threading.Lock()
-        self._open: dict[tuple[str, ...], Batch] = {}
+        self._open: dict[tuple[str, tuple[str, ...]], Batch] = {}  # by (kind, list ids)
         self._in_flight: dict[int, Batch] = {}
         self._emails_in_flight: dict[str, Batch] = {}
         self._futures: list[Future] = []
@@ -122,6 +126,8 @@ class Exporter:
         self._failure: BaseException | None = None
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="sendgrid-upsert")
+        # For mirror mode: list id -> emails this run exported to it.
+        self.members: dict[str, set[str]] | None = {} if track_members else None
 
     # --- called by the sinks and the target (main thread) -----------------------------
 
@@ -129,7 +135,9 @@ class Exporter:
         """Queue a contact for upsert to ``list_ids``; sends a batch when it is full."""
         self._raise_if_failed()
         email = contact["email"]
-        batch = self._open.get(list_ids)
+        key = ("upsert", list_ids)
+        self._submit_open_holding(email, "remove", list_ids)  # a queued removal of it lands first
+        batch = self._open.get(key)
         earlier = batch.remove(email) if batch else None
         if earlier is not None:
             # One email per request: the later record wins field by field, and what it lacks
@@ -146,14 +154,39 @@ class Exporter:
             )
         if batch is None or not batch.fits(part):
             if batch is not None and batch.contacts:
-                self._submit(list_ids)
-            batch = self._new_batch(list_ids, ref.number)
+                self._submit(key)
+            batch = self._new_batch(key, ref.number)
             if not batch.fits(part):
                 self.report.reject(ref, "contact larger than max_request_bytes")
                 return
         with self._lock:
             batch.add(email, part, ref)
         self._accepted += 1
+        if self.members is not None:
+            for list_id in list_ids:
+                self.members.setdefault(list_id, set()).add(email)
+
+    def remove(self, email: str, list_id: str, ref: RecordRef) -> None:
+        """Queue the removal of a contact from a list (the contact itself stays)."""
+        self._raise_if_failed()
+        key = ("remove", (list_id,))
+        self._submit_open_holding(email, "upsert", (list_id,))  # a queued upsert of it lands first
+        batch = self._open.get(key)
+        if batch is None or len(batch.contacts) >= REMOVE_BATCH:
+            if batch is not None and batch.contacts:
+                self._submit(key)
+            batch = self._new_batch(key, ref.number)
+        if email not in batch.contacts:
+            with self._lock:
+                batch.add(email, b"", ref)
+        if self.members is not None:
+            self.members.get(list_id, set()).discard(email)
+
+    def _submit_open_holding(self, email: str, kind: str, list_ids: tuple[str, ...]) -> None:
+        """Send the open batches of ``kind`` that hold ``email`` for one of ``list_ids``, keeping order."""
+        for key in [k for k, b in self._open.items() if k[0] == kind and email in b.contacts]:
+            if set(key[1]) & set(list_ids):
+                self._submit(key)
 
     def mark_processed(self, number: int) -> None:
         """Record ``number`` and all before it have been handed over (filtered, rejected or queued)."""
@@ -168,8 +201,8 @@ class Exporter:
 
     def flush(self) -> None:
         """Send every open batch, full or not."""
-        for list_ids in [k for k, b in self._open.items() if b.contacts]:
-            self._submit(list_ids)
+        for key in [k for k, b in self._open.items() if b.contacts]:
+            self._submit(key)
 
     def close(self) -> None:
         """Send what is left, wait for every job, and write the last covered STATE."""
@@ -189,18 +222,19 @@ class Exporter:
 
     # --- batches and their jobs ---------------------------------------------------------
 
-    def _new_batch(self, list_ids: tuple[str, ...], first_record: int) -> Batch:
-        batch = Batch(list_ids, first_record, self.batch_size, self.max_request_bytes)
+    def _new_batch(self, key: tuple[str, tuple[str, ...]], first_record: int) -> Batch:
+        kind, list_ids = key
+        batch = Batch(list_ids, first_record, self.batch_size, self.max_request_bytes, kind)
         with self._lock:
-            self._open[list_ids] = batch
+            self._open[key] = batch
         return batch
 
-    def _submit(self, list_ids: tuple[str, ...]) -> None:
+    def _submit(self, key: tuple[str, tuple[str, ...]]) -> None:
         # Bounded overlap: wait for a free slot, waking up to notice a failed batch.
         while not self._slots.acquire(timeout=0.5):
             self._raise_if_failed()
         with self._lock:
-            batch = self._open.pop(list_ids)
+            batch = self._open.pop(key)
             self._in_flight[id(batch)] = batch
             # A contact still in flight in an earlier batch must land first, so later values win.
             earlier = {self._emails_in_flight[e] for e in batch.contacts if e in self._emails_in_flight}
@@ -231,6 +265,9 @@ class Exporter:
 
     def _deliver(self, batch: Batch) -> None:
         """Upsert a batch; isolate contacts SendGrid refuses, resubmit failed jobs."""
+        if batch.kind == "remove":
+            self._deliver_removal(batch)
+            return
         if self.client is None:
             self.report.count("exported", len(batch.contacts))
             return
@@ -244,6 +281,22 @@ class Exporter:
                 continue
             self.report.count("upserts")
             self._follow(batch, emails, job_id)
+
+    def _deliver_removal(self, batch: Batch) -> None:
+        """Find the contacts' ids, remove them from the list, and follow each job to its end."""
+        emails = list(batch.contacts)
+        [list_id] = batch.list_ids
+        if self.client is None:
+            self.report.count("removed", len(emails))
+            return
+        ids: list[str] = []
+        for start in range(0, len(emails), REMOVE_CHUNK):
+            ids += self.client.contact_ids(emails[start : start + REMOVE_CHUNK]).values()
+        for start in range(0, len(ids), REMOVE_CHUNK):
+            chunk = ids[start : start + REMOVE_CHUNK]
+            remove_and_wait(self.client, list_id, chunk, self.job_timeout, self.max_job_attempts)
+        self.report.count("removed", len(ids))
+        logger.info("Removed %d contacts from list %s (%d not in SendGrid)", len(ids), list_id, len(emails) - len(ids))
 
     def _isolate(self, batch: Batch, emails: list[str], err: BadRequest) -> list[list[str]]:
         """Reject the contacts a 400 names and return what is left to send (bisect if none is named)."""

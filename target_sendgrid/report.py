@@ -80,6 +80,7 @@ class RunReport:
                 "created": c["created"],
                 "updated": c["updated"],
                 "merged_duplicates": c["superseded"],
+                "removed_from_lists": c["removed"],
                 "filtered_by_segment": c["filtered_segment"],
                 "filtered_by_stream_map": c["filtered_map"],
                 "rejected": sum(self.rejected.values()),

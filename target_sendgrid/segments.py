@@ -9,7 +9,8 @@ from typing import Any
 _DELIMITERS = re.compile(r"[,;|]")
 
 
-def _norm(name: Any) -> str:
+def normalise(name: Any) -> str:
+    """A segment name as compared: without surrounding spaces or case."""
     return str(name).strip().casefold()
 
 
@@ -23,7 +24,7 @@ class SegmentFilter:
     """
 
     def __init__(self, segments: Iterable[str] | None, segment_property: str = "segments") -> None:
-        self.selected = {_norm(s): s for s in segments or ()}
+        self.selected = {normalise(s): s for s in segments or ()}
         self.segment_property = segment_property
 
     @property
@@ -37,7 +38,7 @@ class SegmentFilter:
         if value is None:
             return set()
         items = value if isinstance(value, list) else _DELIMITERS.split(str(value))
-        return {n for n in map(_norm, items) if n}
+        return {n for n in map(normalise, items) if n}
 
     def matches(self, record: Mapping[str, Any], stream_name: str) -> list[str] | None:
         """The selected segments (as configured) the record belongs to; None: filter it out.
@@ -47,6 +48,6 @@ class SegmentFilter:
         if self.keeps_everything:
             return []
         names = self.record_segments(record)
-        names.add(_norm(stream_name))
+        names.add(normalise(stream_name))
         found = [original for norm, original in self.selected.items() if norm in names]
         return found or None

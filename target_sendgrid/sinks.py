@@ -8,8 +8,9 @@ from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_sendgrid.mapping import ContactMapper, Rejected, resolve_mapping
+from target_sendgrid.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
 from target_sendgrid.report import RecordRef
+from target_sendgrid.segments import normalise
 from target_sendgrid.validation import FastJSONSchemaValidator
 
 if t.TYPE_CHECKING:
@@ -30,6 +31,7 @@ class SendGridSink(Sink):
         super().__init__(target, stream_name, schema, key_properties)
         self.sendgrid = target
         self._key_names = tuple(self.key_properties)
+        self._deleted = False
         properties = schema.get("properties") or {}
         mapping = resolve_mapping(self.config.get("field_mapping"), properties)
         self.mapper = ContactMapper(mapping, target.custom_fields.for_stream(properties))
@@ -66,18 +68,38 @@ class SendGridSink(Sink):
         """The exporter batches; the SDK's own drains of this sink send nothing."""
         return 2**31
 
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        # The SDK strips the metadata before process_record; keep the one flag we act on.
+        self._deleted = record.get("_sdc_deleted_at") is not None
+        super()._remove_sdc_metadata_from_record(record)
+
     def process_record(self, record: dict, context: dict) -> None:
-        """Filter by segment, map, and queue the contact (or account for the record)."""
+        """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
         target = self.sendgrid
+        router = target.router
         target.record_reached_sink = True
-        number = target.record_number
-        segments = target.segments.matches(record, self.stream_name)
-        if segments is None:
+        selected = target.segments.matches(record, self.stream_name)
+        deleted = self._deleted and target.hard_delete
+        leaves = deleted or (target.remove_non_members and router.all_lists)
+        if selected is None and not leaves:
             target.report.count("filtered_segment")
             return
-        ref = RecordRef(self.stream_name, number, self._key_names, tuple(record.get(k) for k in self._key_names))
+        ref = RecordRef(
+            self.stream_name, target.record_number, self._key_names, tuple(record.get(k) for k in self._key_names)
+        )
         if not self.has_email:
             target.report.reject(ref, "no email property")
+            return
+        if selected is None or deleted:
+            # A leaver or a deleted record: it leaves the lists, and its contact stays in SendGrid.
+            try:
+                email = normalise_email(record.get(self.email_property))
+            except Rejected as exc:
+                target.report.reject(ref, exc.reason, exc.detail)
+                return
+            for list_id in router.all_lists:
+                target.exporter.remove(email, list_id, ref)
+            target.report.count("deleted_records" if deleted else "filtered_segment")
             return
         try:
             contact, truncated, dropped = self.mapper.build(record)
@@ -86,7 +108,14 @@ class SendGridSink(Sink):
             return
         target.report.count("truncated", truncated)
         target.report.count("custom_values_dropped", len(dropped))
-        target.exporter.add(contact, target.list_ids_for(segments), ref)
+        declared = target.segments.record_segments(record) if router.segment_lists else set()
+        declared.add(normalise(self.stream_name))
+        lists = router.member_lists(selected, declared)
+        target.exporter.add(contact, lists, ref)
+        if target.remove_non_members:
+            for list_id in router.all_lists:
+                if list_id not in lists:
+                    target.exporter.remove(contact["email"], list_id, ref)
 
     def process_batch(self, context: dict) -> None:
         """Nothing to do: see the class docstring."""

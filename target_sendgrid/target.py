@@ -17,6 +17,7 @@ from singer_sdk.target_base import Target
 from target_sendgrid.client import NotFound, SendGridClient, check_url
 from target_sendgrid.customfields import CustomFieldRegistry, name_errors
 from target_sendgrid.exporter import MAX_BATCH_CONTACTS, Exporter, MaxContactsExceeded
+from target_sendgrid.lists import ListRouter, mirror
 from target_sendgrid.mapping import FIELD_LIMITS, resolve_mapping
 from target_sendgrid.reader import INPUT_ERRORS, SingerInputReader
 from target_sendgrid.report import RunReport
@@ -39,6 +40,7 @@ class TargetSendGrid(Target):
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
         TargetCapabilities.VALIDATE_RECORDS,
+        TargetCapabilities.HARD_DELETE,
     ]
 
     config_jsonschema = th.PropertiesList(
@@ -95,6 +97,42 @@ class TargetSendGrid(Target):
             description="Record property holding a record's segments: an array of names, a string of names "
             "separated by , ; or |, or one name. A record whose stream is named like a selected segment is a "
             "member too.",
+        ),
+        th.Property(
+            "segment_lists",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Segment name -> list id or name (a name is found, or created): each segment goes to its "
+            "own list, overriding list_id/list_name for it. A contact in two segments is in both lists, sent in "
+            "one upsert with both list ids.",
+        ),
+        th.Property(
+            "sync_mode",
+            th.StringType,
+            default="upsert",
+            allowed_values=["upsert", "mirror"],
+            description="upsert: add and update only. mirror: after a complete run, remove from each target list "
+            "the contacts this run did not export to it, so the list equals the segment.",
+        ),
+        th.Property(
+            "remove_non_members",
+            th.BooleanType,
+            default=False,
+            description="Remove a record's contact from the target lists its segments do not map to (incremental "
+            "taps report leavers this way).",
+        ),
+        th.Property(
+            "mirror_max_removal_fraction",
+            th.NumberType(minimum=0, maximum=1),
+            default=0.5,
+            description="Safety stop for mirror mode: if more than this share of a list would be removed, "
+            "remove nothing and fail.",
+        ),
+        th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=True,
+            description="Remove records the tap flags deleted (_sdc_deleted_at) from the target lists. Contacts "
+            "themselves are never deleted.",
         ),
         th.Property(
             "batch_size",
@@ -200,7 +238,21 @@ class TargetSendGrid(Target):
         names = list(config.get("custom_field_mapping") or {})
         if errors := name_errors(names):
             raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
+        self.mirror = config.get("sync_mode", "upsert") == "mirror"
+        self.remove_non_members = bool(config.get("remove_non_members"))
+        self.hard_delete = config.get("hard_delete", True) is not False
         self.client = None if self.dry_run else self._connect()
+        segment_lists = config.get("segment_lists") or {}
+        ids = ListRouter.resolve(self.client, segment_lists.values())
+        self.router = ListRouter(
+            self.list_id or config.get("list_name"),
+            {s: ids[v] for s, v in segment_lists.items()},
+            bool(config.get("segments")),
+        )
+        if self.mirror and not self.router.all_lists:
+            raise ConfigValidationError(
+                "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]
+            )
         self.exporter = Exporter(
             self.client,
             self.report,
@@ -211,6 +263,7 @@ class TargetSendGrid(Target):
             job_timeout=config.get("job_timeout_seconds", 3600),
             max_job_attempts=config.get("max_job_attempts", 5),
             max_contacts=config.get("max_contacts", 100_000),
+            track_members=self.mirror,
         )
         if isinstance(self.message_reader, SingerInputReader):
             self.message_reader.on_error = self._on_error
@@ -222,7 +275,7 @@ class TargetSendGrid(Target):
         ``load_method`` and ``batch_size_rows`` do not apply (an upsert is the only load, and
         ``batch_size`` sizes requests), so only record validation joins the plugin-wide ones.
         """
-        for name, schema in TARGET_VALIDATE_RECORDS_CONFIG["properties"].items():
+        for name, schema in TARGET_VALIDATE_RECORDS_CONFIG["properties"].items():  # hard_delete is ours
             config_jsonschema["properties"].setdefault(name, schema)
         super(Target, cls).append_builtin_config(config_jsonschema)
 
@@ -262,10 +315,6 @@ class TargetSendGrid(Target):
             self.logger.info("%s list '%s' (%s)", "Created" if created else "Found", config["list_name"], self.list_id)
         return client
 
-    def list_ids_for(self, segments: list[str]) -> tuple[str, ...]:
-        """The lists a contact in ``segments`` goes to."""
-        return (self.list_id,) if self.list_id else ()
-
     # --- the message loop ---------------------------------------------------------------
 
     def _process_record_message(self, message_dict: dict) -> None:
@@ -293,6 +342,16 @@ class TargetSendGrid(Target):
         """Send the rest, wait for every job, write the last STATE, and log the summary."""
         try:
             self.exporter.close()
+            if self.mirror and self.client is not None:
+                exported = self.exporter.members or {}
+                removed = mirror(
+                    self.client,
+                    {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
+                    self.config.get("mirror_max_removal_fraction", 0.5),
+                    self.config.get("job_timeout_seconds", 3600),
+                    self.config.get("max_job_attempts", 5),
+                )
+                self.report.count("removed", sum(removed.values()))
         except BaseException:
             self._log_summary("failed")
             raise
