@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -25,6 +27,25 @@ def test_readme_settings_table_matches_about() -> None:
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", readme, re.S).group(1).strip()
     assert block == about_settings_table(), "regenerate: python -m tests.test_docs"
+
+
+def test_meltano_yml_declares_every_setting_with_kind_and_description() -> None:
+    about = subprocess.run(
+        [sys.executable, "-m", "target_sendgrid.target", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    names = set(json.loads(about)["settings"]["properties"])
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-sendgrid"]
+    declared = {s["name"]: s for s in loader["settings"]}
+    assert set(declared) == names
+    assert all(s.get("kind") and s.get("description") for s in declared.values())
+    assert declared["api_key"].get("sensitive") is True
+    assert {"about", "stream-maps", "schema-flattening", "validate-records", "hard-delete"} <= set(
+        loader["capabilities"]
+    )
 
 
 def test_about_never_shows_the_key(tmp_path: Path) -> None:
