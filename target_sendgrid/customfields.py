@@ -10,23 +10,14 @@ import datetime as dt
 import json
 import logging
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from target_sendgrid.client import SendGridClient
+from target_sendgrid.limits import CUSTOM_FIELD_NAME, MAX_TEXT_VALUE, RESERVED_NAMES
 
 logger = logging.getLogger("target-sendgrid.customfields")
-
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-RESERVED_NAMES = {
-    "email", "first_name", "last_name", "alternate_emails", "address_line_1", "address_line_2", "city",
-    "state_province_region", "postal_code", "country", "phone_number", "whatsapp", "line", "facebook",
-    "unique_name", "external_id", "anonymous_id", "phone_number_id", "created_at", "updated_at",
-    "contact_id", "list_ids",
-}  # fmt: skip
-MAX_TEXT = 1000
 
 
 class Unconvertible(ValueError):
@@ -47,7 +38,7 @@ def name_errors(names: list[str]) -> list[str]:
     """SendGrid's rules for custom field names, checked before anything is sent."""
     errors = []
     for name in names:
-        if not NAME_RE.match(name):
+        if not CUSTOM_FIELD_NAME.match(name):
             errors.append(f"custom field name {name!r}: 1-100 letters, digits or _, starting with a letter or _")
         elif name.lower() in RESERVED_NAMES:
             errors.append(f"custom field name {name!r} is a reserved field: map it in field_mapping instead")
@@ -121,8 +112,8 @@ def convert(value: Any, field_type: str) -> tuple[Any, bool]:
         text = value
     else:
         text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
-    if len(text) > MAX_TEXT:
-        return text[:MAX_TEXT], True
+    if len(text) > MAX_TEXT_VALUE:
+        return text[:MAX_TEXT_VALUE], True
     return text, False
 
 

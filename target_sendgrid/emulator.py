@@ -35,35 +35,21 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-MAX_CONTACTS_PER_UPSERT = 30_000
-MAX_BODY_BYTES = 6_000_000
-MAX_SEARCH_EMAILS = 100
-MAX_LISTS = 1_000
-MAX_CUSTOM_FIELDS = 500
-IDENTIFIERS = ("email", "phone_number_id", "external_id", "anonymous_id")
-# Reserved fields with SendGrid's maximum lengths (None: no stated maximum).
-RESERVED_LIMITS: dict[str, int | None] = {
-    "email": 254,
-    "external_id": 254,
-    "anonymous_id": 254,
-    "phone_number_id": 254,
-    "first_name": 50,
-    "last_name": 50,
-    "address_line_1": 100,
-    "address_line_2": 100,
-    "city": 60,
-    "state_province_region": 50,
-    "country": 50,
-    "postal_code": None,
-    "phone_number": None,
-    "whatsapp": None,
-    "line": None,
-    "facebook": None,
-    "unique_name": None,
-}
-RESERVED_NAMES = {*RESERVED_LIMITS, "alternate_emails", "created_at", "updated_at", "contact_id", "list_ids"}
+from target_sendgrid.limits import (
+    CUSTOM_FIELD_NAME,
+    FIELD_LIMITS,
+    IDENTIFIERS,
+    MAX_ALTERNATE_EMAILS,
+    MAX_BODY_BYTES,
+    MAX_CONTACTS_PER_UPSERT,
+    MAX_CUSTOM_FIELDS,
+    MAX_LISTS,
+    MAX_SEARCH_EMAILS,
+    MAX_TEXT_VALUE,
+    RESERVED_NAMES,
+)
+
 FIELD_TYPE_CODES = {"Text": "T", "Number": "N", "Date": "D"}
-FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
@@ -322,8 +308,8 @@ class SendGridEmulator:
             errors.append({"field": at, "message": f"contact must have one of: {', '.join(IDENTIFIERS)}"})
         for name, value in contact.items():
             where = f"{at}.{name}"
-            if name in RESERVED_LIMITS:
-                limit = RESERVED_LIMITS[name]
+            if name in FIELD_LIMITS:
+                limit = FIELD_LIMITS[name]
                 if not isinstance(value, str):
                     errors.append({"field": where, "message": f"{name} must be a string"})
                 elif limit is not None and len(value) > limit:
@@ -331,7 +317,7 @@ class SendGridEmulator:
                 elif name == "email" and not valid_email(value):
                     errors.append({"field": where, "message": f"email '{value}' is not valid"})
             elif name == "alternate_emails":
-                if not isinstance(value, list) or len(value) > 5 or not all(map(valid_email, value)):
+                if not isinstance(value, list) or len(value) > MAX_ALTERNATE_EMAILS or not all(map(valid_email, value)):
                     errors.append({"field": where, "message": "alternate_emails must be 0-5 valid emails"})
             elif name == "custom_fields":
                 unknown = [k for k in (value if isinstance(value, dict) else {}) if k not in self.custom_fields]
@@ -477,7 +463,7 @@ class SendGridEmulator:
         name, field_type = body.get("name"), body.get("field_type")
         if field_type not in FIELD_TYPE_CODES:
             raise ApiError(400, "field_type must be Text, Number or Date", "field_type")
-        if not isinstance(name, str) or not FIELD_NAME_RE.match(name) or name.lower() in RESERVED_NAMES:
+        if not isinstance(name, str) or not CUSTOM_FIELD_NAME.match(name) or name.lower() in RESERVED_NAMES:
             raise ApiError(
                 400, "name must be 1-100 letters, digits or _, start with a letter or _, and not be reserved", "name"
             )
@@ -581,7 +567,7 @@ class SendGridEmulator:
             for name, value in contact.items():
                 if name == "custom_fields":
                     stored["custom_fields"].update(value)
-                elif name in RESERVED_LIMITS or name == "alternate_emails":
+                elif name in FIELD_LIMITS or name == "alternate_emails":
                     stored[name] = value.lower() if name == "email" else value
             stored["list_ids"] += [i for i in job.payload["list_ids"] if i not in stored["list_ids"]]
             stored["updated_at"] = _now()
@@ -607,7 +593,7 @@ class SendGridEmulator:
             name = self.custom_fields[field_id]["name"]
             if field_type == "Number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 return f"custom field {name} expects a Number"
-            if field_type == "Text" and (not isinstance(value, str) or len(value) > 1000):
+            if field_type == "Text" and (not isinstance(value, str) or len(value) > MAX_TEXT_VALUE):
                 return f"custom field {name} expects Text of at most 1000 characters"
             if field_type == "Date":
                 try:

@@ -25,12 +25,12 @@ from typing import Any
 import msgspec
 
 from target_sendgrid.client import BadRequest, SendGridClient
+from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
 from target_sendgrid.lists import REMOVE_CHUNK, remove_and_wait
 from target_sendgrid.report import RecordRef, RunReport
 
 logger = logging.getLogger("target-sendgrid.exporter")
 
-MAX_BATCH_CONTACTS = 30_000
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
 # msgspec sizes each result exactly (~350 B a contact); orjson's results each held a 4 KB
 # buffer, which made a batch in flight cost 120 MB instead of 10 MB. Also the fastest here.

@@ -8,29 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from target_sendgrid.customfields import CustomField, Unconvertible, convert
+from target_sendgrid.limits import FIELD_LIMITS, MAX_ALTERNATE_EMAILS
 
-# SendGrid's reserved contact fields that the target writes, with their maximum lengths
-# (None: no stated maximum).
-FIELD_LIMITS: dict[str, int | None] = {
-    "email": 254,
-    "first_name": 50,
-    "last_name": 50,
-    "address_line_1": 100,
-    "address_line_2": 100,
-    "city": 60,
-    "state_province_region": 50,
-    "country": 50,
-    "postal_code": None,
-    "phone_number": None,
-    "whatsapp": None,
-    "line": None,
-    "facebook": None,
-    "unique_name": None,
-    "external_id": 254,
-    "anonymous_id": 254,
-    "alternate_emails": 254,  # per address; at most five addresses
-}
-MAX_ALTERNATE_EMAILS = 5
+# The reserved fields field_mapping may name.
+MAPPABLE_FIELDS = (*FIELD_LIMITS, "alternate_emails")
 
 # Property names tried, in order, when no field_mapping is configured. Compared after
 # lower-casing and dropping everything but letters and digits ("E-mail Address" = "emailaddress").
@@ -79,10 +60,10 @@ def _key(name: str) -> str:
 def resolve_mapping(configured: Mapping[str, str] | None, properties: Iterable[str]) -> dict[str, str]:
     """SendGrid field -> record property, from the configuration or by common names."""
     if configured:
-        unknown = sorted(set(configured) - set(FIELD_LIMITS))
+        unknown = sorted(set(configured) - set(MAPPABLE_FIELDS))
         if unknown:
             raise ValueError(
-                f"field_mapping names unknown SendGrid fields {unknown}; known fields: {sorted(FIELD_LIMITS)}"
+                f"field_mapping names unknown SendGrid fields {unknown}; known fields: {sorted(MAPPABLE_FIELDS)}"
                 " (custom fields go in custom_field_mapping)"
             )
         return dict(configured)

@@ -18,7 +18,7 @@ from target_sendgrid.client import NotFound, SendGridClient, check_url
 from target_sendgrid.customfields import CustomFieldRegistry, name_errors
 from target_sendgrid.exporter import MAX_BATCH_CONTACTS, Exporter, MaxContactsExceeded
 from target_sendgrid.lists import ListRouter, mirror
-from target_sendgrid.mapping import FIELD_LIMITS, resolve_mapping
+from target_sendgrid.mapping import MAPPABLE_FIELDS, resolve_mapping
 from target_sendgrid.reader import INPUT_ERRORS, SingerInputReader
 from target_sendgrid.report import RunReport
 from target_sendgrid.segments import SegmentFilter
@@ -69,7 +69,7 @@ class TargetSendGrid(Target):
             th.ObjectType(additional_properties=th.StringType),
             description='SendGrid reserved field -> record property, e.g. {"email": "EmailAddress", '
             '"first_name": "GivenName"}. Unset: properties are matched by common names (email, email_address, '
-            f"first_name, given_name, zip, ...) and the mapping used is logged. Fields: {', '.join(FIELD_LIMITS)}.",
+            f"first_name, given_name, zip, ...) and the mapping used is logged. Fields: {', '.join(MAPPABLE_FIELDS)}.",
         ),
         th.Property(
             "custom_field_mapping",
