@@ -13,14 +13,15 @@ import yaml
 ROOT = Path(__file__).parent.parent
 
 
+def about(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "target_sendgrid.target", "--about", *args], capture_output=True, text=True, check=True
+    )
+
+
 def about_settings_table() -> str:
-    about = subprocess.run(
-        [sys.executable, "-m", "target_sendgrid.target", "--about", "--format=markdown"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return re.search(r"## Settings\n\n(.*?)(?:\n\n|\Z)", about, re.S).group(1).strip()
+    markdown = about("--format=markdown").stdout
+    return re.search(r"## Settings\n\n(.*?)(?:\n\n|\Z)", markdown, re.S).group(1).strip()
 
 
 def test_readme_settings_table_matches_about() -> None:
@@ -30,13 +31,7 @@ def test_readme_settings_table_matches_about() -> None:
 
 
 def test_meltano_yml_declares_every_setting_with_kind_and_description() -> None:
-    about = subprocess.run(
-        [sys.executable, "-m", "target_sendgrid.target", "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    names = set(json.loads(about)["settings"]["properties"])
+    names = set(json.loads(about("--format=json").stdout)["settings"]["properties"])
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-sendgrid"]
     declared = {s["name"]: s for s in loader["settings"]}
@@ -53,12 +48,7 @@ def test_about_never_shows_the_key(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"api_key": key, "data_privacy_consent": True}))
     for fmt in ("json", "markdown"):
-        shown = subprocess.run(
-            [sys.executable, "-m", "target_sendgrid.target", "--about", f"--format={fmt}", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        shown = about(f"--format={fmt}", "--config", str(config))
         assert "api_key" in shown.stdout
         assert key not in shown.stdout + shown.stderr
 

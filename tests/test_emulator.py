@@ -23,6 +23,11 @@ def wait_job(api: Api, job_id: str) -> dict:
     raise AssertionError("job never finished")
 
 
+def upsert_and_wait(api: Api, list_id: str, emails: list[str]) -> dict:
+    body = {"list_ids": [list_id], "contacts": [{"email": e} for e in emails]}
+    return wait_job(api, api("PUT", "/v3/marketing/contacts", json=body).json()["job_id"])
+
+
 def test_auth_missing_wrong_and_forbidden_key(emulator: SendGridEmulator) -> None:
     path = "/v3/marketing/lists"
     missing = requests.get(emulator.url + path, timeout=5)
@@ -150,14 +155,7 @@ def test_lists_pagination_duplicates_and_counts(emulator: SendGridEmulator, api:
     assert api("GET", "/v3/marketing/lists?page_size=1001").status_code == 400
     assert api("GET", "/v3/marketing/lists/nope").status_code == 404
     list_id = emulator.create_list("members")
-    wait_job(
-        api,
-        api(
-            "PUT",
-            "/v3/marketing/contacts",
-            json={"list_ids": [list_id], "contacts": [{"email": "a@x.io"}, {"email": "b@x.io"}]},
-        ).json()["job_id"],
-    )
+    upsert_and_wait(api, list_id, ["a@x.io", "b@x.io"])
     assert api("GET", f"/v3/marketing/lists/{list_id}").json()["contact_count"] == 2
     a_id = next(c["id"] for c in emulator.list_contacts() if c["email"] == "a@x.io")
     r = api("DELETE", f"/v3/marketing/lists/{list_id}/contacts", params={"contact_ids": a_id})
@@ -169,14 +167,7 @@ def test_lists_pagination_duplicates_and_counts(emulator: SendGridEmulator, api:
 
 def test_search_export_count_and_delete(emulator: SendGridEmulator, api: Api) -> None:
     list_id = emulator.create_list("l")
-    wait_job(
-        api,
-        api(
-            "PUT",
-            "/v3/marketing/contacts",
-            json={"list_ids": [list_id], "contacts": [{"email": "a@x.io"}, {"email": "b@x.io"}]},
-        ).json()["job_id"],
-    )
+    upsert_and_wait(api, list_id, ["a@x.io", "b@x.io"])
     search = "/v3/marketing/contacts/search/emails"
     found = api("POST", search, json={"emails": ["a@x.io", "zz@x.io"]})
     assert found.status_code == 200

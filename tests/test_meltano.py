@@ -29,6 +29,12 @@ def meltano() -> str:
     return found
 
 
+def run_meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([meltano(), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def sample_segment_emails(segments: set[str]) -> set[str]:
     emails = set()
     for line in (ROOT / "sample" / "profiles.jsonl").read_text().splitlines():
@@ -48,32 +54,15 @@ def test_meltano_run_exports_the_sample(emulator: SendGridEmulator, tmp_path: Pa
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",  # fresh state for this test
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    install = subprocess.run([meltano(), "install"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert install.returncode == 0, install.stderr[-3000:]
-    done = subprocess.run(
-        [meltano(), "run", "tap-jsonl", "target-sendgrid"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_meltano(env, "install")
+    done = run_meltano(env, "run", "tap-jsonl", "target-sendgrid")
     [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == "Sample segments"]
     assert emulator.list_emails(list_id) == sample_segment_emails({"vip", "high_ltv"})
     assert "Export finished" in done.stderr
     assert API_KEY not in done.stdout + done.stderr
     # Meltano stored the STATE the target emitted. tap-jsonl re-reads a file whose bookmark
     # it holds, so a second run sends the same profiles again: they update, nothing is doubled.
-    again = subprocess.run(
-        [meltano(), "run", "tap-jsonl", "target-sendgrid"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = run_meltano(env, "run", "tap-jsonl", "target-sendgrid")
     assert '"created": 0' in again.stderr
     assert emulator.list_emails(list_id) == sample_segment_emails({"vip", "high_ltv"})
 
