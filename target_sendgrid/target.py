@@ -223,31 +223,30 @@ class TargetSendGrid(Target):
             raise ConfigValidationError(
                 "list_id and list_name are both set", errors=["Set list_id or list_name, not both."]
             )
-        self.list_id: str | None = config.get("list_id")
         try:
             check_url(config.get("api_url", "https://api.sendgrid.com"))
             resolve_mapping(config.get("field_mapping"), ())
         except ValueError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        if errors := name_errors(list(config.get("custom_field_mapping") or {})):
+            raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
         self.dry_run = bool(config.get("dry_run"))
-        self.custom_fields = CustomFieldRegistry(config.get("custom_field_mapping") or {}, [], None, True)
+        self.mirror = config.get("sync_mode", "upsert") == "mirror"
+        self.remove_non_members = bool(config.get("remove_non_members"))
+        self.hard_delete = config.get("hard_delete", True) is not False
         self.report = RunReport(config.get("rejected_records_path"))
         self.segments = SegmentFilter(config.get("segments"), config.get("segment_property", "segments"))
         self.record_number = 0  # RECORD messages read so far
         self.record_reached_sink = False
-        names = list(config.get("custom_field_mapping") or {})
-        if errors := name_errors(names):
-            raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
-        self.mirror = config.get("sync_mode", "upsert") == "mirror"
-        self.remove_non_members = bool(config.get("remove_non_members"))
-        self.hard_delete = config.get("hard_delete", True) is not False
-        self.client = None if self.dry_run else self._connect()
+
+        # Before any input is read: check the key, resolve custom fields and lists.
+        self.client = None if self.dry_run else self._client()
+        self.custom_fields = self._custom_fields()
+        self.list_id = self._default_list()
         segment_lists = config.get("segment_lists") or {}
         ids = ListRouter.resolve(self.client, segment_lists.values())
         self.router = ListRouter(
-            self.list_id or config.get("list_name"),
-            {s: ids[v] for s, v in segment_lists.items()},
-            bool(config.get("segments")),
+            self.list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(config.get("segments"))
         )
         if self.mirror and not self.router.all_lists:
             raise ConfigValidationError(
@@ -279,41 +278,55 @@ class TargetSendGrid(Target):
             config_jsonschema["properties"].setdefault(name, schema)
         super(Target, cls).append_builtin_config(config_jsonschema)
 
-    def _connect(self) -> SendGridClient:
-        """A client whose key and list were checked with one cheap request each."""
+    def _client(self) -> SendGridClient:
         config = self.config
-        client = SendGridClient(
+        return SendGridClient(
             config["api_key"],
             config.get("api_url", "https://api.sendgrid.com"),
             timeout=config.get("request_timeout_seconds", 60),
             max_retries=config.get("max_retries", 8),
         )
-        # One cheap request that checks the key (failing at once, with a hint) and resolves names.
-        definitions = client.field_definitions()["custom_fields"]
-        self.custom_fields = CustomFieldRegistry(
-            config.get("custom_field_mapping") or {}, definitions, client, bool(config.get("create_custom_fields"))
+
+    def _custom_fields(self) -> CustomFieldRegistry:
+        """The account's custom fields: one cheap request that also checks the key at once."""
+        config = self.config
+        definitions = self.client.field_definitions()["custom_fields"] if self.client else []
+        registry = CustomFieldRegistry(
+            config.get("custom_field_mapping") or {},
+            definitions,
+            self.client,
+            # A dry run cannot see the account: it takes every name as creatable.
+            create=bool(config.get("create_custom_fields")) or self.client is None,
         )
-        missing = self.custom_fields.missing()
-        if missing and not self.custom_fields.create:
+        missing = registry.missing()
+        if missing and not registry.create:
             raise ConfigValidationError(
                 "unknown custom fields",
                 errors=[
                     f"custom_field_mapping names custom fields this SendGrid account does not have: {missing}. "
-                    f"The account has: {self.custom_fields.account_fields()}. Fix the names, or set "
+                    f"The account has: {registry.account_fields()}. Fix the names, or set "
                     "create_custom_fields: true to create them."
                 ],
             )
-        if config.get("list_id"):
+        return registry
+
+    def _default_list(self) -> str | None:
+        """The id of list_id (checked) or of list_name (found or created); a dry run keeps the name."""
+        config = self.config
+        list_id, list_name = config.get("list_id"), config.get("list_name")
+        if self.client is None or not (list_id or list_name):
+            return list_id or list_name
+        if list_id:
             try:
-                client.get_list(config["list_id"])
+                self.client.get_list(list_id)
             except NotFound:
                 raise ConfigValidationError(
-                    "list_id not found", errors=[f"No SendGrid list has the id {config['list_id']!r} (list_id)."]
+                    "list_id not found", errors=[f"No SendGrid list has the id {list_id!r} (list_id)."]
                 ) from None
-        elif config.get("list_name"):
-            self.list_id, created = client.find_or_create_list(config["list_name"])
-            self.logger.info("%s list '%s' (%s)", "Created" if created else "Found", config["list_name"], self.list_id)
-        return client
+            return list_id
+        found, created = self.client.find_or_create_list(list_name)
+        self.logger.info("%s list '%s' (%s)", "Created" if created else "Found", list_name, found)
+        return found
 
     # --- the message loop ---------------------------------------------------------------
 
