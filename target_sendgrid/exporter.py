@@ -116,7 +116,7 @@ class Exporter:
         self.max_contacts = max_contacts
         self._lock = threading.Lock()
         self._open: dict[tuple[str, tuple[str, ...]], Batch] = {}  # by (kind, list ids)
-        self._in_flight: dict[int, Batch] = {}
+        self._in_flight: set[Batch] = set()
         self._emails_in_flight: dict[str, Batch] = {}
         self._futures: list[Future] = []
         self._states: deque[tuple[int, dict]] = deque()
@@ -235,7 +235,7 @@ class Exporter:
             self._raise_if_failed()
         with self._lock:
             batch = self._open.pop(key)
-            self._in_flight[id(batch)] = batch
+            self._in_flight.add(batch)
             # A contact still in flight in an earlier batch must land first, so later values win.
             earlier = {self._emails_in_flight[e] for e in batch.contacts if e in self._emails_in_flight}
             for email in batch.contacts:
@@ -250,7 +250,7 @@ class Exporter:
             if self._failure is None:
                 self._deliver(batch)
                 with self._lock:
-                    del self._in_flight[id(batch)]
+                    self._in_flight.discard(batch)
                     for email in batch.contacts:
                         if self._emails_in_flight.get(email) is batch:
                             del self._emails_in_flight[email]
@@ -364,7 +364,7 @@ class Exporter:
 
     def _emit_settled_state(self) -> None:
         """Write the newest STATE whose records are all settled (caller holds the lock)."""
-        pending = [b.first_record for b in (*self._open.values(), *self._in_flight.values()) if b.contacts]
+        pending = [b.first_record for b in (*self._open.values(), *self._in_flight) if b.contacts]
         settled_through = min(pending) - 1 if pending else self._processed
         newest = None
         while self._states and self._states[0][0] <= settled_through:
