@@ -222,7 +222,11 @@ class SendGridClient:
         for found in self.lists():
             if found.get("name") == name:
                 return found["id"], False
-        return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"], True
+        return self.create_list(name), True
+
+    def create_list(self, name: str) -> str:
+        """Create a list; returns its id."""
+        return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"]
 
     def contact_ids(self, emails: list[str]) -> dict[str, str]:
         """email -> contact id for the emails that exist (at most 100 per call)."""

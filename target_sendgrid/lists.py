@@ -59,7 +59,7 @@ class ListRouter:
             if value in by_id or value in by_name:
                 resolved[value] = by_id.get(value) or by_name[value]
             else:
-                resolved[value] = client.find_or_create_list(value)[0]
+                resolved[value] = by_name[value] = client.create_list(value)  # the lists were just read
                 logger.info("Created list '%s' (%s)", value, resolved[value])
         return resolved
 
