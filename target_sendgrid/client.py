@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ import backoff
 import requests
 
 from target_sendgrid import __version__
+from target_sendgrid.limits import MAX_SEARCH_EMAILS
 
 logger = logging.getLogger("target-sendgrid.client")
 
@@ -229,12 +230,18 @@ class SendGridClient:
         return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"]
 
     def contact_ids(self, emails: list[str]) -> dict[str, str]:
-        """email -> contact id for the emails that exist (at most 100 per call)."""
-        try:
-            result = self.request("POST", "/v3/marketing/contacts/search/emails", json={"emails": emails}).json()
-        except NotFound:  # none of them exists
-            return {}
-        return {e.lower(): r["contact"]["id"] for e, r in (result.get("result") or {}).items() if "contact" in r}
+        """email -> contact id for the emails that exist, searched 100 at a time."""
+        ids: dict[str, str] = {}
+        for start in range(0, len(emails), MAX_SEARCH_EMAILS):
+            chunk = emails[start : start + MAX_SEARCH_EMAILS]
+            try:
+                found = self.request("POST", "/v3/marketing/contacts/search/emails", json={"emails": chunk}).json()
+            except NotFound:  # none of them exists
+                continue
+            ids.update(
+                {e.lower(): r["contact"]["id"] for e, r in (found.get("result") or {}).items() if "contact" in r}
+            )
+        return ids
 
     def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
         """Remove contacts from a list (they stay in the account); returns the job id."""
@@ -248,22 +255,18 @@ class SendGridClient:
         export_id = self.request(
             "POST", "/v3/marketing/contacts/exports", json={"list_ids": [list_id], "file_type": "json"}
         ).json()["id"]
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        while True:
-            export = self.request("GET", f"/v3/marketing/contacts/exports/{export_id}").json()
-            if export.get("status") == "ready":
-                break
-            if export.get("status") == "failure" or time.monotonic() > deadline:
-                raise SendGridError(f"export of list {list_id} ended {export.get('status')}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
+        export = self._poll(
+            lambda: self.request("GET", f"/v3/marketing/contacts/exports/{export_id}").json(),
+            lambda e: e.get("status") != "pending",
+            timeout,
+            f"export of list {list_id}",
+        )
+        if export.get("status") != "ready":
+            raise SendGridError(f"export of list {list_id} ended {export.get('status')}")
         members = []
         for url in export.get("urls") or []:
-            check_url(url, "export url")
-            response = self.session.get(url, timeout=self.timeout)  # a download link: no key sent
-            response.raise_for_status()
-            members += [json.loads(line) for line in response.text.splitlines() if line.strip()]
+            text = self._download(url, "export url")
+            members += [json.loads(line) for line in text.splitlines() if line.strip()]
         return members
 
     def upsert(self, body: bytes) -> str:
@@ -277,18 +280,32 @@ class SendGridClient:
         """An import job's status and results."""
         return self.request("GET", f"/v3/marketing/contacts/imports/{job_id}").json()
 
-    def wait_for_job(self, job_id: str, timeout: float, first_poll: float = 0.05) -> dict:
+    def wait_for_job(self, job_id: str, timeout: float) -> dict:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
+        return self._poll(
+            lambda: self.job(job_id), lambda j: j.get("status") != "pending", timeout, f"import job {job_id}"
+        )
+
+    @staticmethod
+    def _poll(fetch: Callable[[], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        """Fetch until ``finished``, waiting longer each time (50 ms growing to 5 s); TimeoutError past timeout."""
         deadline = time.monotonic() + timeout
-        delay = first_poll
+        delay = 0.05
         while True:
-            job = self.job(job_id)
-            if job.get("status") != "pending":
-                return job
+            answer = fetch()
+            if finished(answer):
+                return answer
             if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"import job {job_id} still pending after {timeout:.0f}s (job_timeout_seconds)")
+                raise TimeoutError(f"{what} still pending after {timeout:.0f}s (job_timeout_seconds)")
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
+
+    def _download(self, url: str, what: str) -> str:
+        """The text behind a download link SendGrid gave; the key is never sent there."""
+        check_url(url, what)
+        response = self.session.get(url, timeout=self.timeout)
+        response.raise_for_status()
+        return response.text
 
     def job_errors(self, job: dict) -> list[tuple[str, str]]:
         """(email, message) pairs from a job's ``errors_url``, best effort."""
@@ -296,13 +313,11 @@ class SendGridClient:
         if not url:
             return []
         try:
-            check_url(url, "errors_url")
-            response = self.session.get(url, timeout=self.timeout)  # a download link: no key sent
-            response.raise_for_status()
+            text = self._download(url, "errors_url")
         except (ValueError, requests.RequestException) as exc:
             logger.warning("Could not read the errors of import job %s: %s", job.get("id"), exc)
             return []
-        rows = csv.DictReader(io.StringIO(response.text))
+        rows = csv.DictReader(io.StringIO(text))
         out = []
         for row in rows:
             lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}

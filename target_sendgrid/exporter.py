@@ -289,9 +289,7 @@ class Exporter:
         if self.client is None:
             self.report.count("removed", len(emails))
             return
-        ids: list[str] = []
-        for start in range(0, len(emails), REMOVE_CHUNK):
-            ids += self.client.contact_ids(emails[start : start + REMOVE_CHUNK]).values()
+        ids = list(self.client.contact_ids(emails).values())
         for start in range(0, len(ids), REMOVE_CHUNK):
             chunk = ids[start : start + REMOVE_CHUNK]
             remove_and_wait(self.client, list_id, chunk, self.job_timeout, self.max_job_attempts)
