@@ -286,6 +286,24 @@ class SendGridClient:
             lambda: self.job(job_id), lambda j: j.get("status") != "pending", timeout, f"import job {job_id}"
         )
 
+    def run_job(self, submit: Callable[[], str], timeout: float, attempts: int, what: str) -> tuple[dict, int]:
+        """Submit, follow the job to its end, and submit again while it ends ``failed``.
+
+        Returns the finished job and how many submissions it took; raises SendGridError when
+        all ``attempts`` failed. Each job's end is logged, for progress on long runs.
+        """
+        for attempt in range(1, attempts + 1):
+            job_id = submit()
+            started = time.monotonic()
+            job = self.wait_for_job(job_id, timeout)
+            status = job.get("status")
+            logger.info("Import job %s %s: %s in %.1fs", job_id, status, what, time.monotonic() - started)
+            if status != "failed":
+                return job, attempt
+            if attempt < attempts:
+                logger.warning("Import job %s ended failed; submitting %s again", job_id, what)
+        raise SendGridError(f"Import jobs for {what} ended failed {attempts} times; stopping the export")
+
     @staticmethod
     def _poll(fetch: Callable[[], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
         """Fetch until ``finished``, waiting longer each time (50 ms growing to 5 s); TimeoutError past timeout."""

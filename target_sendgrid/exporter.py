@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +25,7 @@ import msgspec
 
 from target_sendgrid.client import BadRequest, SendGridClient
 from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-from target_sendgrid.lists import REMOVE_CHUNK, remove_and_wait
+from target_sendgrid.lists import remove_from_list
 from target_sendgrid.report import RecordRef, RunReport
 
 logger = logging.getLogger("target-sendgrid.exporter")
@@ -275,12 +274,9 @@ class Exporter:
         while chunks:
             emails = chunks.pop()
             try:
-                job_id = self.client.upsert(batch.body(emails))
+                self._upsert(batch, emails)
             except BadRequest as err:
                 chunks += self._isolate(batch, emails, err)
-                continue
-            self.report.count("upserts")
-            self._follow(batch, emails, job_id)
 
     def _deliver_removal(self, batch: Batch) -> None:
         """Find the contacts' ids, remove them from the list, and follow each job to its end."""
@@ -290,9 +286,7 @@ class Exporter:
             self.report.count("removed", len(emails))
             return
         ids = list(self.client.contact_ids(emails).values())
-        for start in range(0, len(ids), REMOVE_CHUNK):
-            chunk = ids[start : start + REMOVE_CHUNK]
-            remove_and_wait(self.client, list_id, chunk, self.job_timeout, self.max_job_attempts)
+        remove_from_list(self.client, list_id, ids, self.job_timeout, self.max_job_attempts)
         self.report.count("removed", len(ids))
         logger.info("Removed %d contacts from list %s (%d not in SendGrid)", len(ids), list_id, len(emails) - len(ids))
 
@@ -316,37 +310,26 @@ class Exporter:
         half = len(emails) // 2
         return [emails[half:], emails[:half]]
 
-    def _follow(self, batch: Batch, emails: list[str], job_id: str) -> None:
+    def _upsert(self, batch: Batch, emails: list[str]) -> None:
+        """Upsert these contacts of a batch, follow the job to its end, and account for it."""
         assert self.client is not None
-        for attempt in range(1, self.max_job_attempts + 1):
-            started = time.monotonic()
-            job = self.client.wait_for_job(job_id, self.job_timeout)
-            status = job.get("status")
-            results = job.get("results") or {}
-            self.report.count("jobs")
-            logger.info(
-                "Import job %s %s: %d contacts to lists %s in %.1fs",
-                job_id,
-                status,
-                len(emails),
-                list(batch.list_ids) or "(none)",
-                time.monotonic() - started,
-            )
-            if status in ("completed", "errored"):
-                errored = int(results.get("errored_count") or 0)
-                self.report.count("created", int(results.get("created_count") or 0))
-                self.report.count("updated", int(results.get("updated_count") or 0))
-                self.report.count("exported", len(emails) - errored)
-                if errored:
-                    self._report_job_errors(batch, emails, job, errored)
-                return
-            if attempt == self.max_job_attempts:
-                break
-            logger.warning("Import job %s ended %s; submitting its %d contacts again", job_id, status, len(emails))
-            self.report.count("jobs_resubmitted")
-            job_id = self.client.upsert(batch.body(emails))
-            self.report.count("upserts")
-        raise ExportError(f"Import job {job_id} ended failed {self.max_job_attempts} times; stopping the export")
+        body = batch.body(emails)
+        job, submissions = self.client.run_job(
+            lambda: self.client.upsert(body),
+            self.job_timeout,
+            self.max_job_attempts,
+            f"{len(emails)} contacts to lists {list(batch.list_ids) or '(none)'}",
+        )
+        results = job.get("results") or {}
+        errored = int(results.get("errored_count") or 0)
+        self.report.count("upserts", submissions)
+        self.report.count("jobs", submissions)
+        self.report.count("jobs_resubmitted", submissions - 1)
+        self.report.count("created", int(results.get("created_count") or 0))
+        self.report.count("updated", int(results.get("updated_count") or 0))
+        self.report.count("exported", len(emails) - errored)
+        if errored:
+            self._report_job_errors(batch, emails, job, errored)
 
     def _report_job_errors(self, batch: Batch, emails: list[str], job: dict, errored: int) -> None:
         assert self.client is not None

@@ -88,17 +88,18 @@ def mirror(
             )
         plans[list_id] = leaving
     for list_id, ids in plans.items():
-        for start in range(0, len(ids), REMOVE_CHUNK):
-            remove_and_wait(client, list_id, ids[start : start + REMOVE_CHUNK], timeout, max_attempts)
+        remove_from_list(client, list_id, ids, timeout, max_attempts)
         logger.info("Mirror: removed %d contacts from list %s", len(ids), list_id)
     return {list_id: len(ids) for list_id, ids in plans.items()}
 
 
-def remove_and_wait(client: SendGridClient, list_id: str, ids: list[str], timeout: float, max_attempts: int) -> None:
-    """Remove contacts from a list and follow the job to its end, resubmitting a failed job."""
-    for _ in range(max_attempts):
-        job = client.wait_for_job(client.remove_from_list(list_id, ids), timeout)
-        if job.get("status") != "failed":
-            return
-        logger.warning("Removal job %s from list %s failed; submitting it again", job.get("id"), list_id)
-    raise RuntimeError(f"removing {len(ids)} contacts from list {list_id} failed {max_attempts} times")
+def remove_from_list(client: SendGridClient, list_id: str, ids: list[str], timeout: float, attempts: int) -> None:
+    """Remove contacts from a list, 100 ids a call, following each job to its end."""
+    for start in range(0, len(ids), REMOVE_CHUNK):
+        chunk = ids[start : start + REMOVE_CHUNK]
+        client.run_job(
+            lambda chunk=chunk: client.remove_from_list(list_id, chunk),
+            timeout,
+            attempts,
+            f"removal of {len(chunk)} contacts from list {list_id}",
+        )
