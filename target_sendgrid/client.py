@@ -218,13 +218,6 @@ class SendGridClient:
                 raise SendGridError(f"list pagination points outside api_url: {next_url}")
             path = next_url[len(self.api_url) :] if next_url else None
 
-    def find_or_create_list(self, name: str) -> tuple[str, bool]:
-        """The id of the list called ``name``, creating it if missing; and whether it was created."""
-        for found in self.lists():
-            if found.get("name") == name:
-                return found["id"], False
-        return self.create_list(name), True
-
     def create_list(self, name: str) -> str:
         """Create a list; returns its id."""
         return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"]

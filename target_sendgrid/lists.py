@@ -58,6 +58,7 @@ class ListRouter:
         for value in wanted:
             if value in by_id or value in by_name:
                 resolved[value] = by_id.get(value) or by_name[value]
+                logger.info("Found list '%s' (%s)", value, resolved[value])
             else:
                 resolved[value] = by_name[value] = client.create_list(value)  # the lists were just read
                 logger.info("Created list '%s' (%s)", value, resolved[value])

@@ -242,9 +242,11 @@ class TargetSendGrid(Target):
         # Before any input is read: check the key, resolve custom fields and lists.
         self.client = None if self.dry_run else self._client()
         self.custom_fields = self._custom_fields()
-        self.list_id = self._default_list()
         segment_lists = config.get("segment_lists") or {}
-        ids = ListRouter.resolve(self.client, segment_lists.values())
+        list_name = config.get("list_name")
+        # One read of the account's lists finds (or creates) every list named in the settings.
+        ids = ListRouter.resolve(self.client, [*segment_lists.values(), *([list_name] if list_name else [])])
+        self.list_id = self._checked_list_id() if config.get("list_id") else ids.get(list_name)
         self.router = ListRouter(
             self.list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(config.get("segments"))
         )
@@ -310,23 +312,17 @@ class TargetSendGrid(Target):
             )
         return registry
 
-    def _default_list(self) -> str | None:
-        """The id of list_id (checked) or of list_name (found or created); a dry run keeps the name."""
-        config = self.config
-        list_id, list_name = config.get("list_id"), config.get("list_name")
-        if self.client is None or not (list_id or list_name):
-            return list_id or list_name
-        if list_id:
+    def _checked_list_id(self) -> str:
+        """list_id, once SendGrid confirmed it exists (a dry run takes it on trust)."""
+        list_id = self.config["list_id"]
+        if self.client is not None:
             try:
                 self.client.get_list(list_id)
             except NotFound:
                 raise ConfigValidationError(
                     "list_id not found", errors=[f"No SendGrid list has the id {list_id!r} (list_id)."]
                 ) from None
-            return list_id
-        found, created = self.client.find_or_create_list(list_name)
-        self.logger.info("%s list '%s' (%s)", "Created" if created else "Found", list_name, found)
-        return found
+        return list_id
 
     # --- the message loop ---------------------------------------------------------------
 
