@@ -81,6 +81,7 @@ class RunReport:
                 "updated": c["updated"],
                 "merged_duplicates": c["superseded"],
                 "removed_from_lists": c["removed"],
+                "deleted_records": c["deleted_records"],
                 "filtered_by_segment": c["filtered_segment"],
                 "filtered_by_stream_map": c["filtered_map"],
                 "rejected": sum(self.rejected.values()),

@@ -54,6 +54,8 @@ def test_leaver_and_deleted_record_leave_the_list_but_stay_contacts(emulator: Se
     assert emulator.list_emails(config["list_id"]) == {"ann@example.com", "eve@example.com", "dave@example.com"}
     assert set(PREFILLED) <= emulator.list_emails()  # nobody was deleted from the account
     assert run.summary["removed_from_lists"] == 2
+    assert run.summary["deleted_records"] == 1
+    assert run.summary["filtered_by_segment"] == 1  # bo, who left
     assert run.states[-1] == {"bookmarks": {"customers": {"replication_key_value": 4}}}
 
 
