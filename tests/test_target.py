@@ -80,7 +80,8 @@ def test_requests_are_filled_to_the_contact_cap(emulator: SendGridEmulator) -> N
     run_target(config, singer_lines(10_000))
     puts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
     valid = len(expected_emails(10_000))
-    assert [p["contacts"] for p in puts] == [3000, 3000, 3000, valid - 9000]
+    # Batches overlap in flight, so the short last batch may be logged before a full one.
+    assert sorted((p["contacts"] for p in puts), reverse=True) == [3000, 3000, 3000, valid - 9000]
     assert emulator.list_emails(config["list_id"]) == expected_emails(10_000)
 
 
