@@ -48,6 +48,11 @@ class RunReport:
             with self._lock:
                 self.counts[name] += n
 
+    def set(self, name: str, n: int) -> None:
+        """Set a tally outright (records_read, known only to the reader)."""
+        with self._lock:
+            self.counts[name] = n
+
     def reject(self, ref: RecordRef, reason: str, detail: str | None = None) -> None:
         """Account for a record that will not be exported, and write it to the file."""
         with self._lock:

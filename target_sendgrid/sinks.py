@@ -7,34 +7,37 @@ import typing as t
 from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from singer_sdk.target_base import Target
 
+from target_sendgrid.context import ExportContext
 from target_sendgrid.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
 from target_sendgrid.report import RecordRef
 from target_sendgrid.segments import normalise
 from target_sendgrid.validation import FastJSONSchemaValidator
 
-if t.TYPE_CHECKING:
-    from target_sendgrid.target import TargetSendGrid
-
 
 class SendGridSink(Sink):
-    """Maps, filters and hands each record's contact to the target's exporter.
+    """Maps, filters and hands each record's contact to the run's exporter.
 
     Batching is not done here but in the exporter, across streams, so that records of
     every stream bound for the same lists share requests: the SDK's per-sink drains
-    have nothing to send.
+    have nothing to send. What a sink needs of the run comes in its ``context``.
     """
 
-    def __init__(
-        self, target: TargetSendGrid, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None
-    ) -> None:
+    context: t.ClassVar[ExportContext]
+
+    @classmethod
+    def for_run(cls, context: ExportContext) -> type[SendGridSink]:
+        """This class bound to a run's context (the SDK constructs sinks with a fixed signature)."""
+        return type(cls.__name__, (cls,), {"context": context})
+
+    def __init__(self, target: Target, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        self.sendgrid = target
         self._key_names = tuple(self.key_properties)
         self._deleted = False
         properties = schema.get("properties") or {}
         mapping = resolve_mapping(self.config.get("field_mapping"), properties)
-        self.mapper = ContactMapper(mapping, target.custom_fields.for_stream(properties))
+        self.mapper = ContactMapper(mapping, self.context.custom_fields.for_stream(properties))
         self.email_property = mapping.get("email")
         self.has_email = self.email_property in properties
         if not self.has_email:
@@ -75,47 +78,47 @@ class SendGridSink(Sink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
-        target = self.sendgrid
-        router = target.router
-        target.record_reached_sink = True
-        selected = target.segments.matches(record, self.stream_name)
-        deleted = self._deleted and target.hard_delete
-        leaves = deleted or (target.remove_non_members and router.all_lists)
+        run = self.context
+        router = run.router
+        run.record_reached_sink = True
+        selected = run.segments.matches(record, self.stream_name)
+        deleted = self._deleted and run.hard_delete
+        leaves = deleted or (run.remove_non_members and router.all_lists)
         if selected is None and not leaves:
-            target.report.count("filtered_segment")
+            run.report.count("filtered_segment")
             return
         ref = RecordRef(
-            self.stream_name, target.record_number, self._key_names, tuple(record.get(k) for k in self._key_names)
+            self.stream_name, run.record_number, self._key_names, tuple(record.get(k) for k in self._key_names)
         )
         if not self.has_email:
-            target.report.reject(ref, "no email property")
+            run.report.reject(ref, "no email property")
             return
         if selected is None or deleted:
             # A leaver or a deleted record: it leaves the lists, and its contact stays in SendGrid.
             try:
                 email = normalise_email(record.get(self.email_property))
             except Rejected as exc:
-                target.report.reject(ref, exc.reason, exc.detail)
+                run.report.reject(ref, exc.reason, exc.detail)
                 return
             for list_id in router.all_lists:
-                target.exporter.remove(email, list_id, ref)
-            target.report.count("deleted_records" if deleted else "filtered_segment")
+                run.exporter.remove(email, list_id, ref)
+            run.report.count("deleted_records" if deleted else "filtered_segment")
             return
         try:
             contact, truncated, dropped = self.mapper.build(record)
         except Rejected as exc:
-            target.report.reject(ref, exc.reason, exc.detail)
+            run.report.reject(ref, exc.reason, exc.detail)
             return
-        target.report.count("truncated", truncated)
-        target.report.count("custom_values_dropped", len(dropped))
-        declared = target.segments.record_segments(record) if router.segment_lists else set()
+        run.report.count("truncated", truncated)
+        run.report.count("custom_values_dropped", len(dropped))
+        declared = run.segments.record_segments(record) if router.segment_lists else set()
         declared.add(normalise(self.stream_name))
         lists = router.member_lists(selected, declared)
-        target.exporter.add(contact, lists, ref)
-        if target.remove_non_members:
+        run.exporter.add(contact, lists, ref)
+        if run.remove_non_members:
             for list_id in router.all_lists:
                 if list_id not in lists:
-                    target.exporter.remove(contact["email"], list_id, ref)
+                    run.exporter.remove(contact["email"], list_id, ref)
 
     def process_batch(self, context: dict) -> None:
         """Nothing to do: see the class docstring."""

@@ -182,7 +182,7 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
     out = io.StringIO()
     out_capture = out.getvalue
     target = TargetSendGrid(config=config)
-    original = target.exporter._write_state
+    original = target.exporter.watermark._write_state
 
     def write_and_check(state: dict) -> None:
         # Everything the STATE covers is in the emulator when the STATE comes out.
@@ -191,7 +191,7 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
         checked.append(through)
         original(state)
 
-    target.exporter._write_state = write_and_check
+    target.exporter.watermark._write_state = write_and_check
     with contextlib.redirect_stdout(out):
         target.listen(feed())
     # Halfway through the input, STATE has already moved on (and each one was covered).

@@ -1,0 +1,115 @@
+"""Delivering one batch: the upsert (or removal), its import job followed to the end, refusals isolated."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from target_sendgrid.batch import Batch
+from target_sendgrid.client import BadRequest, SendGridClient
+from target_sendgrid.lists import remove_from_list
+from target_sendgrid.report import RecordRef, RunReport
+
+logger = logging.getLogger("target-sendgrid.delivery")
+
+# A 400 names a refused contact as contacts[N].<field>; the suffix varies (see the API notes).
+_CONTACT_FIELD = re.compile(r"^contacts\[(\d+)\]")
+
+
+class ExportError(Exception):
+    """The export cannot go on: nothing past the last emitted STATE is claimed."""
+
+
+class Delivery:
+    """Sends batches to SendGrid and accounts for every contact in them.
+
+    Runs in the exporter's worker threads, one batch a call. A dry run (no client) only counts.
+    """
+
+    def __init__(
+        self, client: SendGridClient | None, report: RunReport, *, job_timeout: float, max_job_attempts: int
+    ) -> None:
+        self.client = client
+        self.report = report
+        self.job_timeout = job_timeout
+        self.max_job_attempts = max_job_attempts
+
+    def deliver(self, batch: Batch) -> None:
+        """Upsert a batch (or remove it from its list); isolate contacts SendGrid refuses."""
+        if batch.kind == "remove":
+            self._remove(batch)
+            return
+        if self.client is None:
+            self.report.count("exported", len(batch.contacts))
+            return
+        chunks: list[list[str]] = [list(batch.contacts)]
+        while chunks:
+            emails = chunks.pop()
+            try:
+                self._upsert(batch, emails)
+            except BadRequest as err:
+                chunks += self._isolate(batch, emails, err)
+
+    def _remove(self, batch: Batch) -> None:
+        """Find the contacts' ids, remove them from the list, and follow each job to its end."""
+        emails = list(batch.contacts)
+        [list_id] = batch.list_ids
+        if self.client is None:
+            self.report.count("removed", len(emails))
+            return
+        ids = list(self.client.contact_ids(emails).values())
+        remove_from_list(self.client, list_id, ids, self.job_timeout, self.max_job_attempts)
+        self.report.count("removed", len(ids))
+        logger.info("Removed %d contacts from list %s (%d not in SendGrid)", len(ids), list_id, len(emails) - len(ids))
+
+    def _isolate(self, batch: Batch, emails: list[str], err: BadRequest) -> list[list[str]]:
+        """Reject the contacts a 400 names and return what is left to send (bisect if none is named)."""
+        named: dict[int, str] = {}
+        for error in err.errors:
+            match = _CONTACT_FIELD.match(str(error.get("field") or ""))
+            if match and int(match.group(1)) < len(emails):
+                named.setdefault(int(match.group(1)), str(error.get("message")))
+            elif error.get("field") == "list_ids":
+                raise ExportError(f"SendGrid refused the list ids {list(batch.list_ids)}: {err}")
+        if named:
+            for index, message in named.items():
+                self.report.reject(batch.ref(emails[index]), "rejected by SendGrid", message)
+            rest = [e for i, e in enumerate(emails) if i not in named]
+            return [rest] if rest else []
+        if len(emails) == 1:
+            self.report.reject(batch.ref(emails[0]), "rejected by SendGrid", str(err))
+            return []
+        half = len(emails) // 2
+        return [emails[half:], emails[:half]]
+
+    def _upsert(self, batch: Batch, emails: list[str]) -> None:
+        """Upsert these contacts of a batch, follow the job to its end, and account for it."""
+        client = self.client
+        assert client is not None
+        body = batch.body(emails)
+        job, submissions = client.run_job(
+            lambda: client.upsert(body),
+            self.job_timeout,
+            self.max_job_attempts,
+            f"{len(emails)} contacts to lists {list(batch.list_ids) or '(none)'}",
+        )
+        results = job.get("results") or {}
+        errored = int(results.get("errored_count") or 0)
+        self.report.count("upserts", submissions)
+        self.report.count("jobs", submissions)
+        self.report.count("jobs_resubmitted", submissions - 1)
+        self.report.count("created", int(results.get("created_count") or 0))
+        self.report.count("updated", int(results.get("updated_count") or 0))
+        self.report.count("exported", len(emails) - errored)
+        if errored:
+            self._report_job_errors(batch, emails, job, errored)
+
+    def _report_job_errors(self, batch: Batch, emails: list[str], job: dict, errored: int) -> None:
+        assert self.client is not None
+        listed = 0
+        for email, message in self.client.job_errors(job):
+            if email in batch.contacts and listed < errored:
+                self.report.reject(batch.ref(email), "import job error", message)
+                listed += 1
+        for _ in range(errored - listed):  # errors SendGrid did not itemise are still counted
+            self.report.reject(RecordRef(batch.ref(emails[0]).stream, -1), "import job error", job.get("id"))

@@ -1,0 +1,203 @@
+"""The target's settings: declared once, with their descriptions, and checked before a run starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from target_sendgrid.client import check_url
+from target_sendgrid.customfields import name_errors
+from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
+from target_sendgrid.mapping import MAPPABLE_FIELDS, resolve_mapping
+
+# Just under SendGrid's 6 MB body cap, leaving room for headers and rounding.
+DEFAULT_MAX_REQUEST_BYTES = 5_900_000
+
+CONFIG_SCHEMA: dict = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="SendGrid API key with the Marketing scopes. Sent only over TLS (or to a loopback emulator).",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        default="https://api.sendgrid.com",
+        description="SendGrid API base URL: https only, or http on loopback for the bundled emulator "
+        "(e.g. https://api.eu.sendgrid.com for EU subusers).",
+    ),
+    th.Property("list_id", th.StringType, description="Id of the SendGrid list that receives the contacts."),
+    th.Property(
+        "list_name",
+        th.StringType,
+        description="Alternative to list_id: the list is found by this name, and created if missing.",
+    ),
+    th.Property(
+        "field_mapping",
+        th.ObjectType(additional_properties=th.StringType),
+        description='SendGrid reserved field -> record property, e.g. {"email": "EmailAddress", '
+        '"first_name": "GivenName"}. Unset: properties are matched by common names (email, email_address, '
+        f"first_name, given_name, zip, ...) and the mapping used is logged. Fields: {', '.join(MAPPABLE_FIELDS)}.",
+    ),
+    th.Property(
+        "custom_field_mapping",
+        th.ObjectType(additional_properties=th.StringType),
+        description='SendGrid custom field *name* -> record property, e.g. {"lifetime_value": "ltv"}. '
+        "Names are resolved to SendGrid's field ids at start; values are converted to the field's type "
+        "(Number, Date as ISO-8601, Text of at most 1,000 characters).",
+    ),
+    th.Property(
+        "create_custom_fields",
+        th.BooleanType,
+        default=False,
+        description="Create mapped custom fields that do not exist, typed from the stream's JSON schema: "
+        "number/integer -> Number, format date or date-time -> Date, anything else -> Text.",
+    ),
+    th.Property(
+        "segments",
+        th.ArrayType(th.StringType),
+        description="Segments to export. Empty or unset: every record.",
+    ),
+    th.Property(
+        "segment_property",
+        th.StringType,
+        default="segments",
+        description="Record property holding a record's segments: an array of names, a string of names "
+        "separated by , ; or |, or one name. A record whose stream is named like a selected segment is a "
+        "member too.",
+    ),
+    th.Property(
+        "segment_lists",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Segment name -> list id or name (a name is found, or created): each segment goes to its "
+        "own list, overriding list_id/list_name for it. A contact in two segments is in both lists, sent in "
+        "one upsert with both list ids.",
+    ),
+    th.Property(
+        "sync_mode",
+        th.StringType,
+        default="upsert",
+        allowed_values=["upsert", "mirror"],
+        description="upsert: add and update only. mirror: after a complete run, remove from each target list "
+        "the contacts this run did not export to it, so the list equals the segment.",
+    ),
+    th.Property(
+        "remove_non_members",
+        th.BooleanType,
+        default=False,
+        description="Remove a record's contact from the target lists its segments do not map to (incremental "
+        "taps report leavers this way).",
+    ),
+    th.Property(
+        "mirror_max_removal_fraction",
+        th.NumberType(minimum=0, maximum=1),
+        default=0.5,
+        description="Safety stop for mirror mode: if more than this share of a list would be removed, "
+        "remove nothing and fail.",
+    ),
+    th.Property(
+        "hard_delete",
+        th.BooleanType,
+        default=True,
+        description="Remove records the tap flags deleted (_sdc_deleted_at) from the target lists. Contacts "
+        "themselves are never deleted.",
+    ),
+    th.Property(
+        "batch_size",
+        th.IntegerType(minimum=1, maximum=MAX_BATCH_CONTACTS),
+        default=MAX_BATCH_CONTACTS,
+        description="Most contacts per upsert request (SendGrid's maximum: 30,000).",
+    ),
+    th.Property(
+        "max_request_bytes",
+        th.IntegerType(minimum=10_000, maximum=6_000_000),
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        description="Most bytes per upsert request body (SendGrid's maximum: 6 MB). A request is sent when "
+        "either cap would be crossed.",
+    ),
+    th.Property(
+        "max_contacts",
+        th.IntegerType(minimum=0),
+        default=100_000,
+        description="Safety ceiling on contacts exported in one run (SendGrid's recommended ceiling per "
+        "export); 0 disables it. Crossing it fails the run before anything beyond it is sent.",
+    ),
+    th.Property(
+        "data_privacy_consent",
+        th.BooleanType,
+        default=False,
+        description="Must be true: exporting sends personal data outside your warehouse's compliance "
+        "boundary, to SendGrid. Without it the target refuses to start.",
+    ),
+    th.Property(
+        "rejected_records_path",
+        th.StringType,
+        description="JSON Lines file receiving one line per record not exported: stream, record number, "
+        "key properties and reason (never the email).",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        description="Map, filter, validate and report, but send nothing to SendGrid.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0),
+        default=8,
+        description="Retries of a request after a 5xx answer, a dropped connection or a timeout "
+        "(exponential backoff with jitter). 429 answers wait as SendGrid says, separately.",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.NumberType(minimum=1),
+        default=60,
+        description="Timeout of one HTTP request.",
+    ),
+    th.Property(
+        "job_timeout_seconds",
+        th.NumberType(minimum=1),
+        default=3600,
+        description="Longest wait for one import job to finish; past it the run fails without emitting "
+        "STATE beyond the job.",
+    ),
+    th.Property(
+        "max_job_attempts",
+        th.IntegerType(minimum=1),
+        default=5,
+        description="Submissions of one batch whose import job ends 'failed' before the run fails.",
+    ),
+    th.Property(
+        "max_jobs_in_flight",
+        th.IntegerType(minimum=1, maximum=16),
+        default=4,
+        description="Upserts whose import jobs may run at SendGrid at once, while the next batch is built.",
+    ),
+).to_dict()
+
+
+def check(config: dict[str, Any]) -> None:
+    """Refuse settings that cannot work, before anything is sent; each error says how to fix it."""
+    if config.get("data_privacy_consent") is not True:
+        raise ConfigValidationError(
+            "data_privacy_consent is not true",
+            errors=[
+                "Exporting sends personal data (emails, names, addresses) outside your warehouse's compliance "
+                "boundary, to SendGrid. Confirm that this is allowed by setting data_privacy_consent: true."
+            ],
+        )
+    if config.get("list_id") and config.get("list_name"):
+        raise ConfigValidationError(
+            "list_id and list_name are both set", errors=["Set list_id or list_name, not both."]
+        )
+    try:
+        check_url(config.get("api_url", "https://api.sendgrid.com"))
+        resolve_mapping(config.get("field_mapping"), ())
+    except ValueError as exc:
+        raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+    if errors := name_errors(list(config.get("custom_field_mapping") or {})):
+        raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
