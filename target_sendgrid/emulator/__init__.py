@@ -1,0 +1,16 @@
+"""A stateful emulator of SendGrid's Marketing Contacts API.
+
+It is the test bed of this project and the default destination of a first run: a real
+HTTP server on loopback that is at least as strict as SendGrid where SendGrid is strict
+(see the facts it follows in the project's SendGrid API notes). Upserts answer 202 and
+are applied later, when their import job runs, just as at SendGrid.
+
+Layout: ``account`` (the state), one module per resource family (``contacts`` with import
+jobs, ``lists``, ``fields``, ``exports``), ``faults`` (rate limits and injected faults) and
+``server`` (HTTP, dispatch, inspection, the ``sendgrid-emulator`` command).
+"""
+
+from target_sendgrid.emulator.account import Faults, valid_email
+from target_sendgrid.emulator.server import DEFAULT_API_KEY, SendGridEmulator, fetch, main
+
+__all__ = ["DEFAULT_API_KEY", "Faults", "SendGridEmulator", "fetch", "main", "valid_email"]

@@ -1,0 +1,251 @@
+"""Contacts and their import jobs: upsert, delete, count, search by email, job status and errors.
+
+Follows "Upsert", "Import jobs" and "Finding contacts" in the API notes: an upsert is checked
+whole (one bad contact fails the request with a 400 naming it), answered 202 with a job id,
+and applied later when its job runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from target_sendgrid.emulator.account import Account, ApiError, Job, Request, Response, Route, _now, valid_email
+from target_sendgrid.limits import (
+    FIELD_LIMITS,
+    IDENTIFIERS,
+    MAX_ALTERNATE_EMAILS,
+    MAX_CONTACTS_PER_UPSERT,
+    MAX_SEARCH_EMAILS,
+    MAX_TEXT_VALUE,
+)
+
+ROUTES: tuple[Route, ...] = (
+    ("PUT", r"/v3/marketing/contacts", "_upsert", "contacts_write"),
+    ("DELETE", r"/v3/marketing/contacts", "_delete_contacts", "contacts_delete"),
+    ("GET", r"/v3/marketing/contacts/count", "_count", "contacts_count"),
+    ("GET", r"/v3/marketing/contacts/imports/(?P<job_id>[^/]+)", "_get_job", "imports"),
+    ("POST", r"/v3/marketing/contacts/search/emails", "_search_emails", "contacts_search"),
+    ("GET", r"/_emulator/jobs/(?P<job_id>[^/]+)/errors", "_admin_job_errors", None),
+)
+
+
+class ContactsEndpoints(Account):
+    """The contact endpoints, and the job queue that applies upserts, deletions and list removals."""
+
+    def run_due_jobs(self) -> None:
+        """Apply every job whose delay has passed (they also run on every request)."""
+        with self._lock:
+            now = time.monotonic()
+            while self._queue and self._queue[0].due <= now:
+                self._run_job(self._queue.popleft())
+
+    def wait_for_jobs(self, timeout: float = 10.0) -> None:
+        """Block until no job is pending."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run_due_jobs()
+            with self._lock:
+                if not self._queue:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError("emulator jobs still pending")
+            time.sleep(0.01)
+
+    def _upsert(self, req: Request) -> Response:
+        if len(req.body) > self.max_body_bytes:
+            raise ApiError(413, f"request body exceeds {self.max_body_bytes} bytes")
+        body = req.json()
+        if not isinstance(body, dict):
+            raise ApiError(400, "request body must be an object")
+        contacts = body.get("contacts")
+        if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS_PER_UPSERT:
+            raise ApiError(400, f"contacts must hold 1 to {MAX_CONTACTS_PER_UPSERT} contacts", "contacts")
+        list_ids = body.get("list_ids") or []
+        with self._lock:
+            unknown = [i for i in list_ids if i not in self.lists]
+            if not isinstance(list_ids, list) or unknown:
+                raise ApiError(400, f"list ids do not exist: {', '.join(map(str, unknown))}", "list_ids")
+            errors = [e for i, c in enumerate(contacts) for e in self._contact_errors(i, c)]
+            if errors:
+                if not self.itemised_errors:
+                    errors = [{"field": None, "message": errors[0]["message"]}]
+                raise ApiError(400, errors[0]["message"], errors=errors)
+            seen: set[str] = set()
+            for email in (c["email"].lower() for c in contacts if "email" in c):
+                if email in seen:
+                    self.duplicate_emails.append(email)  # SendGrid leaves this undefined; tests check we never do it
+                seen.add(email)
+            job = self._enqueue("upsert", {"list_ids": list_ids, "contacts": contacts})
+        return 202, {"job_id": job.id}
+
+    def _contact_errors(self, i: int, contact: Any) -> list[dict]:
+        at = f"contacts[{i}]"
+        if not isinstance(contact, dict):
+            return [{"field": at, "message": "contact must be an object"}]
+        errors = []
+        if not any(contact.get(k) for k in IDENTIFIERS):
+            errors.append({"field": at, "message": f"contact must have one of: {', '.join(IDENTIFIERS)}"})
+        for name, value in contact.items():
+            where = f"{at}.{name}"
+            if name in FIELD_LIMITS:
+                limit = FIELD_LIMITS[name]
+                if not isinstance(value, str):
+                    errors.append({"field": where, "message": f"{name} must be a string"})
+                elif limit is not None and len(value) > limit:
+                    errors.append({"field": where, "message": f"{name} must be at most {limit} characters"})
+                elif name == "email" and not valid_email(value):
+                    errors.append({"field": where, "message": f"email '{value}' is not valid"})
+            elif name == "alternate_emails":
+                if not isinstance(value, list) or len(value) > MAX_ALTERNATE_EMAILS or not all(map(valid_email, value)):
+                    errors.append({"field": where, "message": "alternate_emails must be 0-5 valid emails"})
+            elif name == "custom_fields":
+                unknown = [k for k in (value if isinstance(value, dict) else {}) if k not in self.custom_fields]
+                if not isinstance(value, dict) or unknown:
+                    names = ", ".join(unknown) or "custom_fields must be an object"
+                    errors.append({"field": where, "message": f"invalid custom field ids supplied - {names}"})
+            # Unknown keys are ignored, as at SendGrid.
+        return errors
+
+    def _delete_contacts(self, req: Request) -> Response:
+        ids = [i for i in ",".join(req.query.get("ids", [])).split(",") if i]
+        if not ids:
+            raise ApiError(400, "ids are required", "ids")
+        with self._lock:
+            job = self._enqueue("delete", {"ids": ids})
+        return 202, {"job_id": job.id}
+
+    def _count(self, req: Request) -> Response:
+        with self._lock:
+            return 200, {"contact_count": len(self.contacts), "billable_count": len(self.contacts)}
+
+    def _get_job(self, req: Request) -> Response:
+        job = self.jobs.get(req.params["job_id"])
+        if job is None:
+            raise ApiError(404, "job not found", "id")
+        return 200, {
+            "id": job.id,
+            "status": job.status,
+            "job_type": job.job_type,
+            "results": job.results,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+        }
+
+    def _search_emails(self, req: Request) -> Response:
+        body = req.json()
+        emails = body.get("emails") if isinstance(body, dict) else None
+        if not isinstance(emails, list) or not 1 <= len(emails) <= MAX_SEARCH_EMAILS:
+            raise ApiError(400, f"emails must hold 1 to {MAX_SEARCH_EMAILS} addresses", "emails")
+        bad = [e for e in emails if not valid_email(e)]
+        if bad:
+            raise ApiError(400, f"email '{bad[0]}' is not valid", "emails")
+        result: dict[str, dict] = {}
+        with self._lock:
+            for email in emails:
+                cid = self._by_identifier.get(("email", email.lower()))
+                found = cid and self._public(self.contacts[cid])
+                result[email] = {"contact": found} if found else {"error": "contact not found"}
+        if not any("contact" in r for r in result.values()):
+            raise ApiError(404, "no contacts found", "emails")
+        return 200, {"result": result}
+
+    def _admin_job_errors(self, req: Request) -> Response:
+        job = self.jobs.get(req.params["job_id"])
+        if job is None:
+            raise ApiError(404, "job not found")
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["email", "error"])
+        writer.writerows(job.errors)
+        return 200, out.getvalue().encode()
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def _run_job(self, job: Job) -> None:
+        if self._random.random() < self.faults.job_failure_rate:
+            job.status, job.results = (
+                "failed",
+                {"requested_count": self._requested(job), "errored_count": self._requested(job)},
+            )
+        elif job.job_type == "upsert":
+            self._apply_upsert(job)
+        else:
+            ids = [i for i in job.payload["ids"] if i in self.contacts]
+            for cid in ids:
+                if job.job_type == "delete":
+                    self._forget(self.contacts.pop(cid))
+                elif job.payload["list_id"] in self.contacts[cid]["list_ids"]:
+                    self.contacts[cid]["list_ids"].remove(job.payload["list_id"])
+            job.status = "completed"
+            job.results = {"requested_count": len(job.payload["ids"]), "deleted_count": len(ids), "errored_count": 0}
+        job.finished_at = _now()
+        job.payload = {}  # free the contacts once applied
+        self._save()
+
+    @staticmethod
+    def _requested(job: Job) -> int:
+        return len(job.payload.get("contacts") or job.payload.get("ids") or [])
+
+    def _apply_upsert(self, job: Job) -> None:
+        created = updated = 0
+        for contact in job.payload["contacts"]:
+            error = self._value_error(contact.get("custom_fields") or {})
+            if error:
+                job.errors.append([contact.get("email", ""), error])
+                continue
+            key = next((k, contact[k].lower() if k == "email" else contact[k]) for k in IDENTIFIERS if contact.get(k))
+            cid = self._by_identifier.get(key)
+            stored = self.contacts.get(cid) if cid else None
+            if stored is None:
+                created += 1
+                stored = {"id": str(uuid.uuid4()), "list_ids": [], "custom_fields": {}, "created_at": _now()}
+                self.contacts[stored["id"]] = stored
+            else:
+                updated += 1
+            for name, value in contact.items():
+                if name == "custom_fields":
+                    stored["custom_fields"].update(value)
+                elif name in FIELD_LIMITS or name == "alternate_emails":
+                    stored[name] = value.lower() if name == "email" else value
+            stored["list_ids"] += [i for i in job.payload["list_ids"] if i not in stored["list_ids"]]
+            stored["updated_at"] = _now()
+            for k in IDENTIFIERS:
+                if stored.get(k):
+                    self._by_identifier[(k, stored[k])] = stored["id"]
+        requested = len(job.payload["contacts"])
+        errored = len(job.errors)
+        job.status = "completed" if not errored else ("failed" if errored == requested else "errored")
+        job.results = {
+            "requested_count": requested,
+            "created_count": created,
+            "updated_count": updated,
+            "deleted_count": 0,
+            "errored_count": errored,
+        }
+        if errored:
+            job.results["errors_url"] = f"{self.url}/_emulator/jobs/{job.id}/errors"
+
+    def _value_error(self, custom: dict) -> str | None:
+        for field_id, value in custom.items():
+            field_type = self.custom_fields[field_id]["field_type"]
+            name = self.custom_fields[field_id]["name"]
+            if field_type == "Number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                return f"custom field {name} expects a Number"
+            if field_type == "Text" and (not isinstance(value, str) or len(value) > MAX_TEXT_VALUE):
+                return f"custom field {name} expects Text of at most 1000 characters"
+            if field_type == "Date":
+                try:
+                    datetime.fromisoformat(value)
+                except (TypeError, ValueError):
+                    return f"custom field {name} expects an ISO-8601 Date"
+        return None
+
+    def _forget(self, contact: dict) -> None:
+        for k in IDENTIFIERS:
+            if contact.get(k):
+                self._by_identifier.pop((k, contact[k]), None)

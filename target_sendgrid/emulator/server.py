@@ -1,0 +1,292 @@
+"""The emulator as a whole: the HTTP server, dispatch to the endpoint modules, inspection, the CLI.
+
+Every endpoint is defined once, in the ``ROUTES`` of its resource's module; ``/_emulator``
+endpoints are for inspection by tests and need no key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from target_sendgrid.emulator.account import ApiError, Faults, Request, Response, Route
+from target_sendgrid.emulator.contacts import ROUTES as CONTACT_ROUTES
+from target_sendgrid.emulator.contacts import ContactsEndpoints
+from target_sendgrid.emulator.exports import ROUTES as EXPORT_ROUTES
+from target_sendgrid.emulator.exports import ExportsEndpoints
+from target_sendgrid.emulator.faults import FaultInjection, RateLimited, error_body
+from target_sendgrid.emulator.fields import ROUTES as FIELD_ROUTES
+from target_sendgrid.emulator.fields import FieldsEndpoints
+from target_sendgrid.emulator.lists import ROUTES as LIST_ROUTES
+from target_sendgrid.emulator.lists import ListsEndpoints
+from target_sendgrid.limits import MAX_BODY_BYTES
+
+DEFAULT_API_KEY = "SG.emulator-key"
+
+ADMIN_ROUTES: tuple[Route, ...] = (
+    ("GET", r"/_emulator/requests", "_admin_requests", None),
+    ("GET", r"/_emulator/contacts", "_admin_contacts", None),
+    ("POST", r"/_emulator/faults", "_admin_faults", None),
+)
+
+
+class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, ExportsEndpoints, FaultInjection):
+    """A stateful SendGrid Marketing Contacts API on a real HTTP server."""
+
+    ROUTES: tuple[Route, ...] = (*CONTACT_ROUTES, *EXPORT_ROUTES, *LIST_ROUTES, *FIELD_ROUTES, *ADMIN_ROUTES)
+    _compiled = [(m, re.compile(p + r"\Z"), h, g) for m, p, h, g in ROUTES]
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        job_delay: float = 0.05,
+        rate_limit: int | None = None,
+        rate_window: float = 1.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        faults: Faults | None = None,
+        data_path: str | Path | None = None,
+        forbidden_keys: tuple[str, ...] = (),
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(
+            job_delay=job_delay,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            max_body_bytes=max_body_bytes,
+            faults=faults,
+            data_path=data_path,
+            seed=seed,
+        )
+        self.api_key = api_key
+        self.forbidden_keys = set(forbidden_keys)  # keys without Marketing scopes: 403
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use, e.g. ``http://127.0.0.1:PORT``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SendGridEmulator:
+        """Serve in a background thread; returns self."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sendgrid-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and keep the state if a data file was given."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._save()
+
+    def __enter__(self) -> SendGridEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- inspection (Python API; the same is served under /_emulator) --------------
+
+    def list_contacts(self, list_id: str | None = None) -> list[dict]:
+        """Contacts as SendGrid returns them (custom fields by name), optionally of one list."""
+        self.run_due_jobs()
+        with self._lock:
+            return [self._public(c) for c in self.contacts.values() if list_id is None or list_id in c["list_ids"]]
+
+    def list_emails(self, list_id: str | None = None) -> set[str]:
+        """The set of emails in a list (or in the account)."""
+        return {c["email"] for c in self.list_contacts(list_id) if c.get("email")}
+
+    def requests_made(self, path_prefix: str = "/v3") -> list[dict]:
+        """The request log: method, path, status, bytes, contacts."""
+        with self._lock:
+            return [r for r in self.request_log if r["path"].startswith(path_prefix)]
+
+    def create_list(self, name: str) -> str:
+        """Create a list directly; returns its id."""
+        return self._create_list(Request("POST", "", {}, json.dumps({"name": name}).encode(), {}))[1]["id"]
+
+    def create_custom_field(self, name: str, field_type: str) -> str:
+        """Create a custom field directly; returns its id."""
+        body = json.dumps({"name": name, "field_type": field_type}).encode()
+        return self._create_field(Request("POST", "", {}, body, {}))[1]["id"]
+
+    def _admin_requests(self, req: Request) -> Response:
+        return 200, {"requests": self.requests_made(req.query.get("prefix", ["/v3"])[0])}
+
+    def _admin_contacts(self, req: Request) -> Response:
+        with self._lock:
+            duplicates = list(self.duplicate_emails)
+        return 200, {
+            "contacts": self.list_contacts(req.query.get("list_id", [None])[0]),
+            "duplicate_emails": duplicates,
+        }
+
+    def _admin_faults(self, req: Request) -> Response:
+        try:
+            self.set_faults(**(req.json() or {}))
+        except TypeError as exc:
+            raise ApiError(400, str(exc)) from None
+        return 200, asdict(self.faults)
+
+    # --- dispatch -----------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes | None]:
+        """Answer one request: (status, headers, body); body None resets the connection."""
+        parts = urlsplit(raw_path)
+        path = parts.path
+        route = next(
+            ((h, g, m.groupdict()) for mm, rx, h, g in self._compiled if mm == method and (m := rx.match(path))), None
+        )
+        admin = route is not None and route[1] is None
+        if not admin and (fault := self.injected_fault()):
+            return fault[0], {}, fault[1]
+        if path.endswith("/") and path != "/":
+            return 404, {}, b""  # SendGrid answers a trailing slash with an empty 404
+        if route is None:
+            return 404, {}, error_body(["resource not found"])
+        handler, group, params = route
+        extra: dict[str, str] = {}
+        try:
+            if not admin:
+                self._authorize(headers.get("Authorization"))
+                extra = self._rate_limit(group)
+                self.run_due_jobs()
+            status, payload = getattr(self, handler)(Request(method, path, parse_qs(parts.query), body, params))
+        except RateLimited as exc:
+            return 429, exc.headers, error_body(["too many requests"])
+        except ApiError as exc:
+            return exc.status, extra, json.dumps({"errors": exc.errors}).encode()
+        if isinstance(payload, bytes):
+            return status, {**extra, "Content-Type": "application/octet-stream"}, payload
+        return status, {**extra, "Content-Type": "application/json"}, json.dumps(payload).encode()
+
+    def _authorize(self, header: str | None) -> None:
+        if not header or not header.startswith("Bearer "):
+            raise ApiError(401, "authorization required")
+        key = header[len("Bearer ") :]
+        if key in self.forbidden_keys:
+            raise ApiError(403, "access forbidden")
+        if key != self.api_key:
+            raise ApiError(401, "The provided authorization grant is invalid, expired, or revoked")
+
+    def log(self, method: str, path: str, status: int, body: bytes) -> None:
+        """Record a request for inspection (an upsert's contact count, list ids and emails too)."""
+        entry = {"method": method, "path": path, "status": status, "bytes": len(body), "contacts": 0, "at": time.time()}
+        if method == "PUT" and path.startswith("/v3/marketing/contacts"):
+            try:
+                parsed = json.loads(body)
+                entry["contacts"] = len(parsed.get("contacts") or [])
+                entry["list_ids"] = parsed.get("list_ids") or []
+                entry["emails"] = [c.get("email") for c in parsed.get("contacts") or [] if isinstance(c, dict)]
+            except (ValueError, AttributeError, TypeError):
+                pass
+        with self._lock:
+            self.request_log.append(entry)
+
+
+def _handler_for(emulator: SendGridEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, so clients can pool connections
+        server_version = "sendgrid-emulator"
+
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, headers, payload = emulator.handle(self.command, self.path, self.headers, body)
+            path = urlsplit(self.path).path
+            if payload is None:  # fault: reset the connection without answering
+                emulator.log(self.command, path, 0, body)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            emulator.log(self.command, path, status, body)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the request log replaces the stderr access log
+
+    return Handler
+
+
+def fetch(url: str, path: str, **params: str) -> Any:
+    """Read an admin endpoint of a running emulator (for tests of the CLI)."""
+    response = requests.get(f"{url}/_emulator/{path}", params=params, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script ``sendgrid-emulator``: serve until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="sendgrid-emulator", description="A stateful emulator of SendGrid's Marketing Contacts API, on loopback."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
+    parser.add_argument("--port", type=int, default=3030, help="port; 0 picks a free one")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key clients must send")
+    parser.add_argument("--job-delay", type=float, default=0.05, help="seconds before an import job runs")
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per window on every endpoint")
+    parser.add_argument("--rate-window", type=float, default=1.0, help="rate-limit window in seconds")
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="upsert body cap")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500/503")
+    parser.add_argument("--reset-rate", type=float, default=0.0, help="share of connections reset")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    parser.add_argument("--job-failure-rate", type=float, default=0.0, help="share of jobs that end failed")
+    parser.add_argument("--seed", type=int, default=None, help="seed for fault injection")
+    parser.add_argument("--data", default=None, help="JSON file that keeps the state between runs")
+    args = parser.parse_args(argv)
+    faults = Faults(args.error_rate, args.reset_rate, args.latency, args.job_failure_rate)
+    emulator = SendGridEmulator(
+        args.api_key,
+        host=args.host,
+        port=args.port,
+        job_delay=args.job_delay,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        max_body_bytes=args.max_body_bytes,
+        faults=faults,
+        data_path=args.data,
+        seed=args.seed,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(emulator.url, flush=True)
+    try:
+        emulator._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator._server.server_close()
+        emulator._save()
+        sys.stderr.write("sendgrid-emulator stopped\n")
