@@ -45,8 +45,13 @@ class ExportContext:
     record_reached_sink: bool = False  # whether the current record got past the stream maps
 
     @classmethod
-    def start(cls, config: dict[str, Any], write_state: Callable[[dict], None]) -> ExportContext:
-        """Check the key, resolve custom fields and lists, and build the exporter (settings already checked)."""
+    def start(
+        cls, config: dict[str, Any], write_state: Callable[[dict], None], checkpoint: Callable[[], None]
+    ) -> ExportContext:
+        """Check the key, resolve custom fields and lists, and build the exporter (settings already checked).
+
+        ``checkpoint`` raises when the run must stop; the exporter calls it while it waits.
+        """
         dry_run = bool(config.get("dry_run"))
         client = None if dry_run else _client(config)
         report = RunReport(config.get("rejected_records_path"))
@@ -73,6 +78,7 @@ class ExportContext:
             max_job_attempts=config.get("max_job_attempts", 5),
             max_contacts=config.get("max_contacts", 100_000),
             track_members=is_mirror,
+            checkpoint=checkpoint,
         )
         return cls(
             config=config,

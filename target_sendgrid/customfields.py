@@ -6,22 +6,15 @@ value, so users write names and this module does the rest.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from target_sendgrid.client import SendGridClient
-from target_sendgrid.limits import CUSTOM_FIELD_NAME, MAX_TEXT_VALUE, RESERVED_NAMES
+from target_sendgrid.limits import CUSTOM_FIELD_NAME, RESERVED_NAMES
 
 logger = logging.getLogger("target-sendgrid.customfields")
-
-
-class Unconvertible(ValueError):
-    """A value the field's type cannot take."""
 
 
 @dataclass(frozen=True)
@@ -99,58 +92,3 @@ class CustomFieldRegistry:
             logger.info("Created custom field %s (%s) as %s", name, field_type, definition["id"])
         self.by_name[name.lower()] = definition
         return definition
-
-
-def convert(value: Any, field_type: str) -> tuple[Any, bool]:
-    """The value as the field's type takes it, and whether it was truncated; raise Unconvertible."""
-    if field_type == "Number":
-        return _number(value), False
-    if field_type == "Date":
-        return _date(value), False
-    # Booleans, arrays and objects become compact JSON: SendGrid's Text takes only strings.
-    if isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
-    if len(text) > MAX_TEXT_VALUE:
-        return text[:MAX_TEXT_VALUE], True
-    return text, False
-
-
-def _number(value: Any) -> int | float:
-    if isinstance(value, bool):
-        raise Unconvertible(f"{value!r} is not a number")
-    if isinstance(value, (int, float)):
-        number = value
-    else:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise Unconvertible(f"{value!r} is not a number") from None
-        if number.is_integer() and "." not in str(value) and "e" not in str(value).lower():
-            number = int(number)
-    if isinstance(number, float) and not math.isfinite(number):
-        raise Unconvertible(f"{value!r} is not a finite number")
-    return number
-
-
-def _date(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000 if abs(value) > 1e11 else value  # epoch milliseconds or seconds
-        try:
-            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        except (OverflowError, OSError, ValueError):
-            raise Unconvertible(f"{value!r} is not an epoch time") from None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise Unconvertible(f"{value!r} is not an ISO-8601 date") from None
-        # A bare date stays a date; a date-time keeps its time and offset.
-        return text if len(text) == 10 else parsed.isoformat().replace("+00:00", "Z")
-    raise Unconvertible(f"{value!r} is not a date")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from target_sendgrid.batch import Batch, BatchKey, encode, merge
@@ -18,6 +18,7 @@ from target_sendgrid.client import SendGridClient
 from target_sendgrid.delivery import Delivery, ExportError
 from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
 from target_sendgrid.report import RecordRef, RunReport
+from target_sendgrid.shutdown import Interrupted
 from target_sendgrid.watermark import StateWatermark
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
@@ -43,8 +44,10 @@ class Exporter:
         max_job_attempts: int = 5,
         max_contacts: int = 0,
         track_members: bool = False,
+        checkpoint: Callable[[], None] = lambda: None,
     ) -> None:
         self.report = report
+        self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
         self.delivery = Delivery(client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts)
         self.watermark = StateWatermark(write_state)
         self.batch_size = min(batch_size, MAX_BATCH_CONTACTS)
@@ -69,7 +72,9 @@ class Exporter:
         self._raise_if_failed()
         email = contact["email"]
         key = ("upsert", list_ids)
-        self._submit_open_holding(email, "remove", list_ids)  # a queued removal of it lands first
+        # An earlier record of this email queued for other lists (or its removal from one of
+        # these) is sent first, and this batch will wait for it: the later record lands last.
+        self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
         batch = self._open.get(key)
         earlier = batch.remove(email) if batch else None
         if earlier is not None:
@@ -103,7 +108,7 @@ class Exporter:
         """Queue the removal of a contact from a list (the contact itself stays)."""
         self._raise_if_failed()
         key = ("remove", (list_id,))
-        self._submit_open_holding(email, "upsert", (list_id,))  # a queued upsert of it lands first
+        self._submit_open_holding(email, key, lambda k: k[0] == "upsert" and list_id in k[1])  # upsert first
         batch = self._open.get(key)
         if batch is None or len(batch.contacts) >= REMOVE_BATCH:
             if batch is not None and batch.contacts:
@@ -115,11 +120,10 @@ class Exporter:
         if self.members is not None:
             self.members.get(list_id, set()).discard(email)
 
-    def _submit_open_holding(self, email: str, kind: str, list_ids: tuple[str, ...]) -> None:
-        """Send the open batches of ``kind`` that hold ``email`` for one of ``list_ids``, keeping order."""
-        for key in [k for k, b in self._open.items() if k[0] == kind and email in b.contacts]:
-            if set(key[1]) & set(list_ids):
-                self._submit(key)
+    def _submit_open_holding(self, email: str, key: BatchKey, related: Callable[[BatchKey], bool]) -> None:
+        """Send the other open batches that hold ``email`` and are ``related`` to ``key``, keeping order."""
+        for other in [k for k, b in self._open.items() if k != key and email in b.contacts and related(k)]:
+            self._submit(other)
 
     def mark_processed(self, number: int) -> None:
         """Record ``number`` and all before it have been handed over (filtered, rejected or queued)."""
@@ -141,9 +145,15 @@ class Exporter:
         """Send what is left, wait for every job, and write the last covered STATE."""
         try:
             self.flush()
-            for future in list(self._futures):
-                future.exception()  # waits; failures are kept in self._failure
-            self._raise_if_failed()
+            while wait(self._futures, timeout=0.5).not_done:  # waking up to notice a signal
+                self._checkpoint()
+        except Interrupted:
+            raise  # the target gives the batches in flight a bounded wait (stop)
+        except BaseException:
+            self.abort()
+            raise
+        try:
+            self._raise_if_failed()  # failures of the batches are kept in self._failure
             with self._lock:
                 self._advance_watermark()
         finally:
@@ -152,6 +162,15 @@ class Exporter:
     def abort(self) -> None:
         """Stop without sending more; jobs already sent finish and may still move STATE on."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self, timeout: float) -> bool:
+        """Send nothing more; give the batches in flight up to ``timeout`` seconds. True if all finished.
+
+        Each batch that finishes moves STATE on by itself; open batches are dropped, unsent,
+        so STATE never passes their records.
+        """
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        return not wait(self._futures, timeout=timeout).not_done
 
     # --- batches in flight (worker threads) ---------------------------------------------
 
@@ -166,6 +185,7 @@ class Exporter:
         # Bounded overlap: wait for a free slot, waking up to notice a failed batch.
         while not self._slots.acquire(timeout=0.5):
             self._raise_if_failed()
+            self._checkpoint()
         with self._lock:
             batch = self._open.pop(key)
             self._in_flight.add(batch)

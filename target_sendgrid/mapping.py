@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from target_sendgrid.customfields import CustomField, Unconvertible, convert
+from target_sendgrid.customfields import CustomField
 from target_sendgrid.limits import FIELD_LIMITS, MAX_ALTERNATE_EMAILS
+from target_sendgrid.values import Unconvertible, as_text, convert
 
 # The reserved fields field_mapping may name.
 MAPPABLE_FIELDS = (*FIELD_LIMITS, "alternate_emails")
@@ -76,14 +76,6 @@ def resolve_mapping(configured: Mapping[str, str] | None, properties: Iterable[s
     return mapping
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a postal code typed as number: 12345.0 -> "12345"
-    return str(value).strip()
-
-
 class ContactMapper:
     """Builds contacts from records of one stream with a resolved mapping."""
 
@@ -109,7 +101,7 @@ class ContactMapper:
             value = record.get(prop)
             if value is None:
                 continue  # an absent value leaves SendGrid's unchanged
-            text = value.strip() if type(value) is str else _text(value)
+            text = value.strip() if type(value) is str else as_text(value)
             if limit is not None and len(text) > limit:
                 text = text[:limit]
                 truncated += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import (
@@ -13,6 +13,8 @@ from singer_sdk.exceptions import (
     RecordsWithoutSchemaException,
 )
 
+from target_sendgrid.shutdown import Interrupted, ShutdownGuard
+
 # Failures of the input itself: the records before them are still exported.
 INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, MissingKeyPropertiesError)
 
@@ -21,11 +23,13 @@ class SingerInputReader(MsgSpecReader):
     """Counts input lines and, on a failure, lets the target settle what came before it.
 
     ``on_error`` (set by the target) is called with the failure before it is raised. An
-    input error keeps its SDK type, its message prefixed with the line and stream.
+    input error keeps its SDK type, its message prefixed with the line and stream. With a
+    ``guard``, a termination signal stops the reading between messages (see ``shutdown``).
     """
 
     line_number = 0
     on_error: Callable[[BaseException], None] | None = None
+    guard: ShutdownGuard | None = None
     _message: dict | None = None
 
     def deserialize_json(self, line: str) -> dict:
@@ -39,8 +43,11 @@ class SingerInputReader(MsgSpecReader):
         self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
     ) -> t.Counter[str]:
         """Process every line; a failure is handed to ``on_error`` and raised."""
+        lines = file_input or self.default_input
         try:
-            return super().process_lines(file_input, callbacks)
+            return super().process_lines(self._guarded(lines) if self.guard else lines, callbacks)  # type: ignore[arg-type]
+        except Interrupted:
+            raise  # the target stops the run itself
         except INPUT_ERRORS as exc:
             stream = (self._message or {}).get("stream")
             where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
@@ -50,6 +57,17 @@ class SingerInputReader(MsgSpecReader):
         except Exception as exc:
             self._report(exc)
             raise
+
+    def _guarded(self, lines: Iterable[str]) -> Iterator[str]:
+        """The input lines, read where a signal may stop the run at once (never mid-message)."""
+        assert self.guard is not None
+        source = iter(lines)
+        while True:
+            with self.guard.raise_at_once():
+                line = next(source, None)
+            if line is None:
+                return
+            yield line
 
     def _report(self, exc: BaseException) -> None:
         if self.on_error is not None:

@@ -177,6 +177,13 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         default=4,
         description="Upserts whose import jobs may run at SendGrid at once, while the next batch is built.",
     ),
+    th.Property(
+        "shutdown_timeout_seconds",
+        th.NumberType(minimum=0),
+        default=300,
+        description="On SIGTERM or SIGINT: how long the import jobs already sent may take to finish (their STATE is "
+        "written) before the run exits with 143 or 130. A second signal exits at once.",
+    ),
 ).to_dict()
 
 

@@ -7,8 +7,13 @@ Settings live in ``settings``; what a run needs is resolved at start into an
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
 import typing as t
+from types import FrameType
 
+import msgspec
 from singer_sdk.helpers.capabilities import (
     TARGET_VALIDATE_RECORDS_CONFIG,
     PluginCapabilities,
@@ -17,11 +22,13 @@ from singer_sdk.helpers.capabilities import (
 from singer_sdk.target_base import Target
 
 from target_sendgrid import settings
+from target_sendgrid.batchfiles import batch_records
 from target_sendgrid.client import SendGridClient
 from target_sendgrid.context import ExportContext
 from target_sendgrid.exporter import Exporter, MaxContactsExceeded
 from target_sendgrid.reader import INPUT_ERRORS, SingerInputReader
 from target_sendgrid.report import RunReport
+from target_sendgrid.shutdown import Interrupted, ShutdownGuard
 from target_sendgrid.sinks import SendGridSink
 
 
@@ -33,6 +40,7 @@ class TargetSendGrid(Target):
     message_reader_class = SingerInputReader
     capabilities: t.ClassVar = [
         PluginCapabilities.ABOUT,
+        PluginCapabilities.BATCH,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
@@ -43,13 +51,16 @@ class TargetSendGrid(Target):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Check the settings and the key, and resolve lists and fields, before reading any input."""
+        self.guard = ShutdownGuard()  # before the SDK installs its signal handlers (ours, below)
+        self._versions_seen: set[str] = set()
         super().__init__(*args, **kwargs)
         settings.check(dict(self.config))
-        self.context = ExportContext.start(dict(self.config), self._write_state_message)
+        self.context = ExportContext.start(dict(self.config), self._write_state_message, self.guard.check)
         # The SDK builds sinks itself (add_sink is final), so they get the context through their class.
         self._sink_class = SendGridSink.for_run(self.context)
         if isinstance(self.message_reader, SingerInputReader):
             self.message_reader.on_error = self._on_error
+            self.message_reader.guard = self.guard
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -83,6 +94,57 @@ class TargetSendGrid(Target):
 
     # --- the message loop ---------------------------------------------------------------
 
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        """Read every message and finish the export; a termination signal stops it cleanly."""
+        try:
+            super().listen(file_input)
+        except Interrupted as stop:
+            self._stop(stop)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK drains and exits 0 from inside the handler, wherever the main thread was:
+        # orchestrators would take an unfinished run for a success. See shutdown.py.
+        self.guard.handle(signum, frame)
+
+    def _stop(self, stop: Interrupted) -> None:
+        """After a signal: let the batches in flight finish (bounded), log the summary, exit non-zero."""
+        timeout = float(self.config.get("shutdown_timeout_seconds", 300))
+        finished = self.context.exporter.stop(timeout)
+        if not finished:
+            self.logger.error("Import jobs still running after shutdown_timeout_seconds=%s; exiting", timeout)
+        self._log_summary("interrupted")
+        if not finished:  # worker threads would hold the process open: leave without them
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(stop.exit_code)
+        sys.exit(stop.exit_code)
+
+    def _write_state_message(self, state: dict) -> None:
+        # The SDK writes STATE with json.dumps, which cannot encode the Decimal its msgspec
+        # reader makes of every fraction: encode numbers as they came, digit for digit.
+        sys.stdout.write(_encode_state(state).decode() + "\n")
+        sys.stdout.flush()
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        # The SDK hands a sink whole files, past stream maps, validation and record numbering:
+        # each record of a batch file takes the RECORD path instead, one line at a time.
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        for record in batch_records(stream, message_dict["encoding"], message_dict["manifest"]):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+            self.guard.check()  # a signal stops the reading between records, as between messages
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        # The SDK's handling warns about _sdc_ properties that do not apply here.
+        stream = message_dict.get("stream", "?")
+        if stream not in self._versions_seen:
+            self._versions_seen.add(stream)
+            self.logger.info(
+                "ACTIVATE_VERSION for stream '%s' acknowledged: target-sendgrid does not remove contacts of older "
+                "table versions (sync_mode mirror removes non-members after a complete run)",
+                stream,
+            )
+
     def _process_record_message(self, message_dict: dict) -> None:
         context = self.context
         context.record_number += 1
@@ -109,6 +171,8 @@ class TargetSendGrid(Target):
         """Send the rest, wait for every job, write the last STATE, and log the summary."""
         try:
             self.context.finish()
+        except Interrupted:
+            raise
         except BaseException:
             self._log_summary("failed")
             raise
@@ -131,6 +195,9 @@ class TargetSendGrid(Target):
         self.context.report.close()
         dry = " (dry run)" if self.context.dry_run else ""
         self.logger.info("Export %s%s: %s", outcome, dry, json.dumps(summary))
+
+
+_encode_state = msgspec.json.Encoder(decimal_format="number").encode
 
 
 if __name__ == "__main__":

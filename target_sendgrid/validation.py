@@ -30,4 +30,4 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise InvalidRecord(f"Record Message Validation Error: {exc.message}", record) from exc
+            raise InvalidRecord(exc.message, record) from exc  # InvalidRecord adds its own prefix

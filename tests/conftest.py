@@ -6,6 +6,9 @@ import contextlib
 import functools
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +96,49 @@ def run_target(config: dict[str, Any], lines: str | Iterable[str], *, expect_err
         raise AssertionError("the run was expected to fail")
     states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     return Run(target, states, error)
+
+
+def target_command(config_path: Path, input_path: Path | None = None) -> list[str]:
+    """The target's command line, as a shell or an orchestrator runs it."""
+    command = [sys.executable, "-m", "target_sendgrid.target", "--config", str(config_path)]
+    return command + (["--input", str(input_path)] if input_path else [])
+
+
+def run_cli(config: dict[str, Any], scenario: str | Path, tmp_path: Path, timeout: float = 300) -> Cli:
+    """Run the target's CLI on a tests/data scenario (or a file); its STATE lines are parsed."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    path = scenario if isinstance(scenario, Path) else DATA / scenario
+    done = subprocess.run(
+        target_command(config_path, path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return Cli(done.returncode, done.stdout, done.stderr)
+
+
+@dataclass
+class Cli:
+    """The outcome of one run of the target's CLI."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def states(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        [line] = [
+            x
+            for x in self.stderr.splitlines()
+            if "Export finished" in x or "Export failed" in x or "Export interrupted" in x
+        ]
+        return json.loads(line.split(": ", 1)[1])
 
 
 class _LineFile:

@@ -1,0 +1,107 @@
+"""How record values become what SendGrid stores: text, numbers and dates, one rule for every field.
+
+The SDK's reader gives every JSON fraction as a ``Decimal``; values keep their worth end to
+end: ``12345.0`` is the text ``12345``, ``1e5`` is ``100000``, ``99.50`` is ``99.5``, booleans
+are ``true``/``false``, and objects and arrays are compact JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from target_sendgrid.limits import MAX_TEXT_VALUE
+
+# Compact JSON for objects and arrays, numbers written with the digits they came with.
+_encode_json = msgspec.json.Encoder(decimal_format="number", enc_hook=str).encode
+
+
+class Unconvertible(ValueError):
+    """A value the field's type cannot take."""
+
+
+def as_text(value: Any) -> str:
+    """The text a person would write for a value (reserved fields and custom Text fields alike)."""
+    if type(value) is str:
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (float, Decimal)):
+        return number_text(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (dict, list, tuple)):
+        return _encode_json(value).decode()
+    return str(value).strip()
+
+
+def number_text(value: float | Decimal) -> str:
+    """A number as plain digits: no exponent, no trailing zeros, integers without a fraction."""
+    number = value if isinstance(value, Decimal) else Decimal(repr(value))
+    if not number.is_finite():
+        return str(value)
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
+
+def convert(value: Any, field_type: str) -> tuple[Any, bool]:
+    """The value as the field's type takes it, and whether it was truncated; raise Unconvertible."""
+    if field_type == "Number":
+        return _number(value), False
+    if field_type == "Date":
+        return _date(value), False
+    text = as_text(value)
+    if len(text) > MAX_TEXT_VALUE:
+        return text[:MAX_TEXT_VALUE], True
+    return text, False
+
+
+def _number(value: Any) -> int | float | Decimal:
+    if isinstance(value, bool):
+        raise Unconvertible(f"{value!r} is not a number")
+    if isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, Decimal):  # how the SDK's reader gives every fraction: keep its digits
+        if not value.is_finite():
+            raise Unconvertible(f"{value!r} is not a finite number")
+        return value
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise Unconvertible(f"{value!r} is not a number") from None
+        if number.is_integer() and "." not in str(value) and "e" not in str(value).lower():
+            number = int(number)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise Unconvertible(f"{value!r} is not a finite number")
+    return number
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        value = float(value)
+        seconds = value / 1000 if abs(value) > 1e11 else value  # epoch milliseconds or seconds
+        try:
+            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        except (OverflowError, OSError, ValueError):
+            raise Unconvertible(f"{value!r} is not an epoch time") from None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise Unconvertible(f"{value!r} is not an ISO-8601 date") from None
+        # A bare date stays a date; a date-time keeps its time and offset.
+        return text if len(text) == 10 else parsed.isoformat().replace("+00:00", "Z")
+    raise Unconvertible(f"{value!r} is not a date")

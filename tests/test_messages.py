@@ -1,0 +1,167 @@
+"""Every message a real tap sends, over the CLI: numeric STATE, values as text, BATCH files, order, versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from target_sendgrid.emulator import SendGridEmulator
+
+from .conftest import API_KEY, Api, run_cli, target_command, target_config
+from .test_meltano import ROOT, meltano
+
+
+def test_numeric_bookmarks_pass_through_value_equal(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli(target_config(emulator), "float_bookmarks.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1] == (
+        '{"bookmarks":{"events":{"replication_key":"seen_at","replication_key_value":1700000001.125,'
+        '"cursor":12345678901234567890,"ratio":0.10000000000000000555}}}'
+    )
+    assert isinstance(run.states[-1]["bookmarks"]["events"]["cursor"], int)
+
+
+def test_values_become_the_text_a_person_would_write(emulator: SendGridEmulator, api: Api, tmp_path: Path) -> None:
+    emulator.create_custom_field("score", "Text")
+    config = target_config(
+        emulator,
+        field_mapping={
+            "email": "email",
+            "first_name": "name",
+            "postal_code": "zip",
+            "city": "city",
+            "state_province_region": "state",
+        },
+        custom_field_mapping={"score": "score"},
+    )
+    run = run_cli(config, "values_as_text.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = api("POST", "/v3/marketing/contacts/search/emails", json={"emails": ["ann@example.com", "bo@example.com"]})
+    ann, bo = (found.json()["result"][e]["contact"] for e in ("ann@example.com", "bo@example.com"))
+    assert ann["postal_code"] == "12345"
+    assert ann["first_name"] == '{"given":"Ann","middle":"B"}'
+    assert ann["city"] == "true"
+    assert ann["state_province_region"] == '["CA","NV"]'
+    assert ann["custom_fields"] == {"score": "99.5"}
+    assert (bo["postal_code"], bo["city"], bo["custom_fields"]["score"]) == ("100000", "false", "100")
+
+
+def test_the_later_record_of_an_email_lands_last_whatever_its_lists(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    emulator.job_delay = 0.3  # both batches are in flight together
+    config = target_config(
+        emulator, list_id=None, segments=["vip", "newsletter"], segment_lists={"vip": "VIP", "newsletter": "News"}
+    )
+    run = run_cli(config, "later_record_other_list.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [x] = [c for c in emulator.list_contacts() if c["email"] == "x@example.com"]
+    assert x["first_name"] == "Second"
+    assert emulator.duplicate_emails == []
+
+
+def test_activate_version_is_acknowledged_in_one_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    config = target_config(emulator)
+    run = run_cli(config, "activate_version.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stderr.count("ACTIVATE_VERSION for stream 'customers' acknowledged") == 1
+    assert "not enabled" not in run.stderr and "_sdc_deleted_at" not in run.stderr
+    assert emulator.list_emails(config["list_id"]) == {"ann@example.com", "bo@example.com"}
+
+
+def test_a_batch_encoding_it_cannot_read_fails_clearly_before_any_state_past_it(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    config = target_config(emulator)
+    run = run_cli(config, "batch_parquet.singer", tmp_path)
+    assert run.returncode != 0
+    assert "uses the parquet format" in run.stderr and "Input line 4 (stream 'customers')" in run.stderr
+    assert run.states == [{"bookmarks": {"customers": {"replication_key_value": 1}}}]
+    assert emulator.list_emails(config["list_id"]) == {"ann@example.com"}
+
+
+def test_a_schema_error_says_its_prefix_once(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli(target_config(emulator), "record_not_matching_schema.singer", tmp_path)
+    assert run.returncode != 0
+    assert run.stderr.count("Record Message Validation Error: Record Message Validation Error") == 0
+    assert "Record Message Validation Error" in run.stderr
+
+
+# --- BATCH messages from a real singer-sdk tap ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tap_jsonl() -> Path:
+    """tap-jsonl from the package registry, installed by Meltano into its own virtualenv."""
+    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run(
+        [meltano(), "install", "--plugin-type", "extractor", "tap-jsonl"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return ROOT / ".meltano/extractors/tap-jsonl/venv/bin/tap-jsonl"
+
+
+def pipe(tap: Path, tap_config: dict, config: dict, tmp_path: Path, name: str) -> subprocess.CompletedProcess:
+    """``tap | target-sendgrid``, as a shell runs it."""
+    (tmp_path / f"{name}-tap.json").write_text(json.dumps(tap_config))
+    (tmp_path / f"{name}.json").write_text(json.dumps(config))
+    tap_run = subprocess.Popen([str(tap), "--config", str(tmp_path / f"{name}-tap.json")], stdout=subprocess.PIPE)
+    done = subprocess.run(
+        target_command(tmp_path / f"{name}.json"), stdin=tap_run.stdout, capture_output=True, text=True, timeout=300
+    )
+    assert tap_run.wait(timeout=60) == 0
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def summary_of(stderr: str) -> dict:
+    [line] = [x for x in stderr.splitlines() if "Export finished" in x]
+    figures = json.loads(line.split(": ", 1)[1])
+    # Both runs share one account: what the first created, the second updates.
+    figures["created_or_updated"] = figures.pop("created") + figures.pop("updated")
+    return {k: v for k, v in figures.items() if k not in ("elapsed_seconds", "requests", "upserts", "jobs")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+def test_batch_files_take_the_path_of_record_messages(
+    emulator: SendGridEmulator, tmp_path: Path, tap_jsonl: Path, compression: str
+) -> None:
+    profiles = tmp_path / "profiles.jsonl"
+    profiles.write_text("".join((ROOT / "sample/profiles.jsonl").read_text().splitlines(keepends=True)[:1000]))
+    tap_config = {"path": str(profiles), "stream_name": "profiles", "primary_keys": ["customer_id"]}
+    outcome = {}
+    for name, extra in {
+        "records": {},
+        "batches": {
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": compression},
+                "storage": {"root": f"file://{tmp_path}/batches", "prefix": "b-"},
+                "batch_size": 300,
+            }
+        },
+    }.items():
+        (tmp_path / "batches").mkdir(exist_ok=True)
+        rejected = tmp_path / f"{name}-rejected.jsonl"
+        config = target_config(
+            emulator, list_id=None, list_name=name, segments=["vip"], rejected_records_path=str(rejected)
+        )
+        done = pipe(tap_jsonl, {**tap_config, **extra}, config, tmp_path, name)
+        [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == name]
+        outcome[name] = (summary_of(done.stderr), emulator.list_emails(list_id), rejected.read_text(), done.stdout)
+    if compression == "gzip":
+        assert list((tmp_path / "batches").glob("*.gz")), "the tap wrote no gzip batch files"
+    records, batches = outcome["records"], outcome["batches"]
+    assert batches[0]["records_read"] == 1000
+    assert batches[0] == records[0]  # every count: exported, filtered, rejected by reason
+    assert batches[1] == records[1] and len(batches[1]) > 100
+    assert batches[2] == records[2]  # the same rejected lines, the same record numbers
+    assert json.loads(batches[3].splitlines()[-1])  # the tap's last STATE came through
+    assert API_KEY not in batches[3]
