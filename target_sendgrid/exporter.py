@@ -170,6 +170,8 @@ class Exporter:
         so STATE never passes their records.
         """
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:  # open batches stay open: they hold STATE back from their records
+            self.report.count("not_sent", sum(len(b.contacts) for b in self._open.values() if b.kind == "upsert"))
         return not wait(self._futures, timeout=timeout).not_done
 
     # --- batches in flight (worker threads) ---------------------------------------------

@@ -89,6 +89,7 @@ class RunReport:
                 "deleted_records": c["deleted_records"],
                 "filtered_by_segment": c["filtered_segment"],
                 "filtered_by_stream_map": c["filtered_map"],
+                "not_sent": c["not_sent"],
                 "rejected": sum(self.rejected.values()),
                 "rejected_by_reason": dict(self.rejected),
                 "values_truncated": c["truncated"],
