@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ import backoff
 import requests
 
 from target_sendgrid import __version__
+from target_sendgrid.exportfiles import contact_rows, text_lines
 from target_sendgrid.limits import MAX_SEARCH_EMAILS
 
 logger = logging.getLogger("target-sendgrid.client")
@@ -236,6 +237,18 @@ class SendGridClient:
             )
         return ids
 
+    def existing_contact_ids(self, contact_ids: list[str]) -> list[str]:
+        """Those of these contact ids that still exist, asked 100 at a time (contacts/batch)."""
+        found: set[str] = set()
+        for start in range(0, len(contact_ids), MAX_SEARCH_EMAILS):
+            chunk = contact_ids[start : start + MAX_SEARCH_EMAILS]
+            try:
+                answer = self.request("POST", "/v3/marketing/contacts/batch", json={"ids": chunk}).json()
+            except NotFound:  # none of them exists
+                continue
+            found |= {c.get("id") for c in answer.get("result") or []}
+        return [i for i in contact_ids if i in found]
+
     def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
         """Remove contacts from a list (they stay in the account); returns the job id."""
         response = self.request(
@@ -243,8 +256,11 @@ class SendGridClient:
         )
         return response.json()["job_id"]
 
-    def list_members(self, list_id: str, timeout: float) -> list[dict]:
-        """Every contact of a list, through the contacts export (search returns at most 50)."""
+    def list_members(self, list_id: str, timeout: float) -> Iterator[dict]:
+        """Every contact of a list, read through a contacts export (search returns at most 50).
+
+        Rows come one at a time from each of the export's files (see ``exportfiles``).
+        """
         export_id = self.request(
             "POST", "/v3/marketing/contacts/exports", json={"list_ids": [list_id], "file_type": "json"}
         ).json()["id"]
@@ -255,12 +271,10 @@ class SendGridClient:
             f"export of list {list_id}",
         )
         if export.get("status") != "ready":
-            raise SendGridError(f"export of list {list_id} ended {export.get('status')}")
-        members = []
+            raise SendGridError(f"export of list {list_id} ended {export.get('status')}: {export.get('message', '')}")
         for url in export.get("urls") or []:
-            text = self._download(url, "export url")
-            members += [json.loads(line) for line in text.splitlines() if line.strip()]
-        return members
+            with self._download(url, "export url") as lines:
+                yield from contact_rows(lines)
 
     def upsert(self, body: bytes) -> str:
         """PUT a prepared upsert body; returns the import job id."""
@@ -311,28 +325,32 @@ class SendGridClient:
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 
-    def _download(self, url: str, what: str) -> str:
-        """The text behind a download link SendGrid gave; the key is never sent there."""
+    @contextmanager
+    def _download(self, url: str, what: str) -> Iterator[io.TextIOWrapper]:
+        """The lines behind a download link SendGrid gave, gunzipped if need be; never with the key.
+
+        The links are pre-signed object-store URLs: they refuse a second auth mechanism.
+        """
         check_url(url, what)
-        response = self.session.get(url, timeout=self.timeout)
-        response.raise_for_status()
-        return response.text
+        with self.session.get(url, timeout=self.timeout, stream=True) as response:
+            response.raise_for_status()
+            response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
+            response.raw.auto_close = False  # the gzip reader reads past the end: EOF, not a closed file
+            yield text_lines(response.raw)
 
     def job_errors(self, job: dict) -> list[tuple[str, str]]:
         """(email, message) pairs from a job's ``errors_url``, best effort."""
         url = (job.get("results") or {}).get("errors_url")
         if not url:
             return []
-        try:
-            text = self._download(url, "errors_url")
-        except (ValueError, requests.RequestException) as exc:
-            logger.warning("Could not read the errors of import job %s: %s", job.get("id"), exc)
-            return []
-        rows = csv.DictReader(io.StringIO(text))
         out = []
-        for row in rows:
-            lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
-            out.append(
-                (lowered.get("email", "").lower(), lowered.get("error") or lowered.get("message") or "job error")
-            )
+        try:
+            with self._download(url, "errors_url") as lines:
+                for row in csv.DictReader(lines):
+                    lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+                    message = lowered.get("error") or lowered.get("message") or "job error"
+                    out.append((lowered.get("email", "").strip().lower(), message))
+        except (ValueError, OSError, csv.Error, requests.RequestException) as exc:
+            # Its format is undocumented: never fail a run over it; errored_count is still counted.
+            logger.warning("Could not read the errors of import job %s: %s", job.get("id"), type(exc).__name__)
         return out

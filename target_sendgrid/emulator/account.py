@@ -77,6 +77,7 @@ class Request:
     query: dict[str, list[str]]
     body: bytes
     params: dict[str, str]
+    headers: Any = field(default_factory=dict)
 
     def json(self) -> Any:
         """The body as JSON, or a 400 as SendGrid gives for a malformed body."""
@@ -142,8 +143,10 @@ class Account:
         return job
 
     def _public(self, contact: dict) -> dict:
+        """A contact as reads return it: custom fields by name, list_ids and segment_ids (spec: required)."""
         out = {k: v for k, v in contact.items() if k != "custom_fields"}
         out["list_ids"] = list(contact["list_ids"])
+        out["segment_ids"] = []  # the emulator has no segments
         out["custom_fields"] = {
             self.custom_fields[i]["name"]: v for i, v in contact["custom_fields"].items() if i in self.custom_fields
         }

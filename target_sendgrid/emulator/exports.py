@@ -1,57 +1,155 @@
-"""Contact exports: start one, poll it, and download its file.
+"""Contact exports: start one, poll it, and download its files.
 
-Follows "Finding contacts" and "Export files" in the API notes.
+Follows "Finding contacts" and "Export files" in the API notes. The files are what production
+serves: gzip-compressed, newline-delimited JSON with ``contact_id`` (``file_type: json``) or
+CSV with an upper-case header (``csv``, the default), split past ``max_file_size``, behind
+pre-signed links that take no key (an object store refuses a second auth mechanism).
+
+Unconfirmed facts are switches (see ``ExportVariants``); the defaults are the likeliest.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from target_sendgrid.emulator.account import Account, ApiError, Request, Response, Route
+from target_sendgrid.emulator.account import Account, ApiError, Request, Response, Route, _now
 
 ROUTES: tuple[Route, ...] = (
     ("POST", r"/v3/marketing/contacts/exports", "_create_export", "exports"),
     ("GET", r"/v3/marketing/contacts/exports/(?P<export_id>[^/]+)", "_get_export", "exports"),
-    ("GET", r"/_emulator/downloads/(?P<export_id>[^/]+)", "_admin_download", None),
+    ("GET", r"/_emulator/downloads/(?P<export_id>[^/]+)/(?P<part>\d+)", "_admin_download", None),
 )
+
+# CSV columns in the order of Airbyte's recorded fixture (API notes, "Export files").
+CSV_COLUMNS = (
+    "EMAIL", "FIRST_NAME", "LAST_NAME", "ADDRESS_LINE_1", "ADDRESS_LINE_2", "CITY", "STATE_PROVINCE_REGION",
+    "POSTAL_CODE", "COUNTRY", "ALTERNATE_EMAILS", "PHONE_NUMBER", "WHATSAPP", "LINE", "FACEBOOK", "UNIQUE_NAME",
+    "CREATED_AT", "UPDATED_AT", "CONTACT_ID",
+)  # fmt: skip
+
+
+@dataclass
+class ExportVariants:
+    """Export facts no source settles, each a switch (defaults first)."""
+
+    gzip: bool = True  # confirmed for CSV (Airbyte decodes gzip); assumed for JSON
+    json_keys: str = "lower"  # "lower" (assumed, as elsewhere in the API) or "upper" (as the CSV header)
+    file_type: str | None = None  # None: as requested; "csv" or "json" forces one (a client must read both)
+    split_bytes: int | None = None  # None: max_file_size MB as requested; a number splits smaller, for tests
 
 
 class ExportsEndpoints(Account):
     """The export endpoints, and the download links they hand out."""
 
+    export_variants: ExportVariants
+
     def _create_export(self, req: Request) -> Response:
         body = req.json() or {}
         list_ids = body.get("list_ids") or []
+        file_type = body.get("file_type", "csv")
+        if file_type not in ("csv", "json"):
+            raise ApiError(400, "file_type must be csv or json", "file_type")
         with self._lock:
             if any(i not in self.lists for i in list_ids):
                 raise ApiError(400, "list ids do not exist", "list_ids")
             export_id = str(uuid.uuid4())
-            self.exports[export_id] = {"id": export_id, "list_ids": list_ids, "due": time.monotonic() + self.job_delay}
-        return 202, {"id": export_id}
+            self.exports[export_id] = {
+                "id": export_id,
+                "list_ids": list_ids,
+                "file_type": self.export_variants.file_type or file_type,
+                "max_bytes": int(body.get("max_file_size") or 5000) * 1_000_000,
+                "created_at": _now(),
+                "due": time.monotonic() + self.job_delay,
+            }
+        return 202, {"id": export_id, "_metadata": {"self": f"{self.url}/v3/marketing/contacts/exports/{export_id}"}}
 
     def _get_export(self, req: Request) -> Response:
         with self._lock:
             export = self.exports.get(req.params["export_id"])
             if export is None:
                 raise ApiError(404, "export not found", "id")
-            if export["due"] > time.monotonic():
-                return 200, {"id": export["id"], "status": "pending"}
-            if "rows" not in export:  # the file is made once, when the export is ready
-                wanted = set(export["list_ids"])
-                export["rows"] = [
-                    self._public(c) for c in self.contacts.values() if not wanted or wanted & set(c["list_ids"])
-                ]
-            return 200, {
+            # Always present (spec: id, status, created_at, updated_at, expires_at).
+            answer = {
                 "id": export["id"],
+                "status": "pending",
+                "created_at": export["created_at"],
+                "updated_at": export["created_at"],
+                "expires_at": _in_hours(72),
+                "_metadata": {"self": f"{self.url}/v3/marketing/contacts/exports/{export['id']}"},
+            }
+            if export["due"] > time.monotonic():
+                return 200, answer
+            if "files" not in export:  # the files are made once, when the export is ready
+                wanted = set(export["list_ids"])
+                rows = [self._public(c) for c in self.contacts.values() if not wanted or wanted & set(c["list_ids"])]
+                export["files"] = self._files(rows, export["file_type"], export["max_bytes"])
+                export["completed_at"] = _now()
+                export["count"] = len(rows)
+            urls = [f"{self.url}/_emulator/downloads/{export['id']}/{n}" for n in range(len(export["files"]))]
+            return 200, {
+                **answer,
                 "status": "ready",
-                "contact_count": len(export["rows"]),
-                "urls": [f"{self.url}/_emulator/downloads/{export['id']}"],
+                "updated_at": export["completed_at"],
+                "completed_at": export["completed_at"],
+                "urls": urls,
+                "contact_count": export["count"],
             }
 
+    def _files(self, rows: list[dict], file_type: str, max_bytes: int) -> list[bytes]:
+        """The export's files: one per ``max_bytes`` of content (at least one, even when empty)."""
+        limit = self.export_variants.split_bytes or max_bytes
+        lines = [self._json_line(r) for r in rows] if file_type == "json" else self._csv_lines(rows)
+        header = b"" if file_type == "json" else lines.pop(0)
+        files: list[bytes] = []
+        current = bytearray(header)
+        for line in lines:
+            if len(current) > len(header) and len(current) + len(line) > limit:
+                files.append(bytes(current))
+                current = bytearray(header)
+            current += line
+        files.append(bytes(current))
+        return [gzip.compress(f) if self.export_variants.gzip else f for f in files]
+
+    def _json_line(self, contact: dict) -> bytes:
+        row = {("contact_id" if k == "id" else k): v for k, v in contact.items()}
+        if self.export_variants.json_keys == "upper":
+            row = {k.upper(): v for k, v in row.items()}
+        return json.dumps(row).encode() + b"\n"
+
+    @staticmethod
+    def _csv_lines(rows: list[dict]) -> list[bytes]:
+        lines = []
+        for values in [list(CSV_COLUMNS), *([_csv_value(r, c) for c in CSV_COLUMNS] for r in rows)]:
+            out = io.StringIO()
+            csv.writer(out).writerow(values)
+            lines.append(out.getvalue().encode())
+        return lines
+
     def _admin_download(self, req: Request) -> Response:
+        # A pre-signed object-store link: it refuses a second auth mechanism, and so any key.
+        if req.headers.get("Authorization"):
+            raise ApiError(400, "Only one auth mechanism allowed; the pre-signed link already authenticates")
         export = self.exports.get(req.params["export_id"])
-        if export is None or "rows" not in export:
-            raise ApiError(404, "export not ready")
-        return 200, "".join(json.dumps(row) + "\n" for row in export["rows"]).encode()
+        part = int(req.params["part"])
+        if export is None or "files" not in export or part >= len(export["files"]):
+            raise ApiError(404, "no such file")
+        return 200, export["files"][part]
+
+
+def _csv_value(contact: dict, column: str) -> str:
+    value = contact.get("id" if column == "CONTACT_ID" else column.lower())
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def _in_hours(hours: int) -> str:
+    later = datetime.now(timezone.utc) + timedelta(hours=hours)
+    return later.isoformat(timespec="seconds").replace("+00:00", "Z")

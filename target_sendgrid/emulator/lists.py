@@ -71,5 +71,8 @@ class ListsEndpoints(Account):
             self._list_or_404(req.params["list_id"])
             if not ids:
                 raise ApiError(400, "contact_ids are required", "contact_ids")
+            # Spec: 404 when the list does not exist or one or more of the contact ids do not exist.
+            if any(i not in self.contacts for i in ids):
+                raise ApiError(404, "one or more contact ids do not exist", "contact_ids")
             job = self._enqueue("remove_from_list", {"list_id": req.params["list_id"], "ids": ids})
         return 202, {"job_id": job.id}

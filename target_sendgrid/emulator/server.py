@@ -27,7 +27,7 @@ from target_sendgrid.emulator.account import ApiError, Faults, Request, Response
 from target_sendgrid.emulator.contacts import ROUTES as CONTACT_ROUTES
 from target_sendgrid.emulator.contacts import ContactsEndpoints
 from target_sendgrid.emulator.exports import ROUTES as EXPORT_ROUTES
-from target_sendgrid.emulator.exports import ExportsEndpoints
+from target_sendgrid.emulator.exports import ExportsEndpoints, ExportVariants
 from target_sendgrid.emulator.faults import FaultInjection, RateLimited, error_body
 from target_sendgrid.emulator.fields import ROUTES as FIELD_ROUTES
 from target_sendgrid.emulator.fields import FieldsEndpoints
@@ -36,6 +36,7 @@ from target_sendgrid.emulator.lists import ListsEndpoints
 from target_sendgrid.limits import MAX_BODY_BYTES
 
 DEFAULT_API_KEY = "SG.emulator-key"
+MAX_REQUEST_LINE = 8_150  # characters of URL that RudderStack found nginx to take before a 414
 
 ADMIN_ROUTES: tuple[Route, ...] = (
     ("GET", r"/_emulator/requests", "_admin_requests", None),
@@ -74,6 +75,7 @@ class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, Expor
             data_path=data_path,
             seed=seed,
         )
+        self.export_variants = ExportVariants()
         self.api_key = api_key
         self.forbidden_keys = set(forbidden_keys)  # keys without Marketing scopes: 403
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -154,6 +156,8 @@ class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, Expor
 
     def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes | None]:
         """Answer one request: (status, headers, body); body None resets the connection."""
+        if len(raw_path) > MAX_REQUEST_LINE:  # nginx in front of SendGrid: 414 (API notes, "Lists")
+            return 414, {}, b"<html><body><h1>414 Request-URI Too Large</h1></body></html>"
         parts = urlsplit(raw_path)
         path = parts.path
         route = next(
@@ -173,7 +177,9 @@ class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, Expor
                 self._authorize(headers.get("Authorization"))
                 extra = self._rate_limit(group)
                 self.run_due_jobs()
-            status, payload = getattr(self, handler)(Request(method, path, parse_qs(parts.query), body, params))
+            status, payload = getattr(self, handler)(
+                Request(method, path, parse_qs(parts.query), body, params, headers)
+            )
         except RateLimited as exc:
             return 429, exc.headers, error_body(["too many requests"])
         except ApiError as exc:

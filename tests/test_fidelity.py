@@ -1,0 +1,111 @@
+"""The target against SendGrid as production serves it, in every variant no source settles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from target_sendgrid.client import SendGridClient
+from target_sendgrid.emulator import SendGridEmulator
+from target_sendgrid.lists import remove_from_list
+
+from .conftest import API_KEY, Api, run_cli, target_config
+from .test_lists import PREFILLED, prefill
+
+EXPORT_VARIANTS = {
+    "gzip-json-contact_id": {},
+    "gzip-json-upper-keys": {"json_keys": "upper"},
+    "gzip-csv": {"file_type": "csv"},
+    "plain-json": {"gzip": False},
+    "plain-csv": {"gzip": False, "file_type": "csv"},
+    "split-files": {"split_bytes": 700},
+}
+
+
+@pytest.mark.parametrize("variant", EXPORT_VARIANTS)
+def test_mirror_against_every_export_variant(
+    emulator: SendGridEmulator, api: Api, tmp_path: Path, variant: str
+) -> None:
+    for name, value in EXPORT_VARIANTS[variant].items():
+        setattr(emulator.export_variants, name, value)
+    config = target_config(emulator, segments=["vip"], sync_mode="mirror", mirror_max_removal_fraction=0.8)
+    others = [f"other{i}@example.com" for i in range(4)]
+    prefill(emulator, api, config["list_id"], PREFILLED + others)
+    emulator.list_contacts()  # a second list keeps members the mirror must not see
+    run = run_cli(config, "leavers.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert emulator.list_emails(config["list_id"]) == {"ann@example.com", "eve@example.com"}
+    assert set(PREFILLED + others) <= emulator.list_emails()  # removed from the list, never deleted
+    assert run.summary["removed_from_lists"] == 7
+    if variant == "split-files":
+        [export] = emulator.exports.values()
+        assert len(export["files"]) > 1
+    downloads = [r for r in emulator.requests_made("/_emulator/downloads")]
+    assert downloads and all(r["status"] == 200 for r in downloads)  # never sent with the key
+
+
+def test_a_removal_that_names_a_vanished_contact_completes(emulator: SendGridEmulator, api: Api) -> None:
+    list_id = emulator.create_list("l")
+    emails = [f"u{i}@example.com" for i in range(250)]
+    prefill(emulator, api, list_id, emails)
+    ids = {c["email"]: c["id"] for c in emulator.list_contacts(list_id)}
+    gone = ids["u7@example.com"]
+    api("DELETE", "/v3/marketing/contacts", params={"ids": gone})  # deleted in the UI meanwhile
+    emulator.wait_for_jobs()
+    client = SendGridClient(API_KEY, emulator.url)
+    remove_from_list(client, list_id, [ids[e] for e in emails[:240]], timeout=30, attempts=3)
+    assert emulator.list_emails(list_id) == set(emails[240:])
+    statuses = [r["status"] for r in emulator.requests_made("/v3/marketing/lists")]
+    assert 404 in statuses and 414 not in statuses  # one call named the vanished contact, and was redone
+
+
+def test_removal_calls_stay_under_the_uri_limit(emulator: SendGridEmulator, api: Api) -> None:
+    list_id = emulator.create_list("l")
+    emails = [f"member{i}@example.com" for i in range(1_000)]
+    prefill(emulator, api, list_id, emails)
+    client = SendGridClient(API_KEY, emulator.url)
+    remove_from_list(client, list_id, [c["id"] for c in emulator.list_contacts(list_id)], timeout=30, attempts=3)
+    assert emulator.list_emails(list_id) == set()
+    deletes = [r for r in emulator.requests_made("/v3/marketing/lists") if r["method"] == "DELETE"]
+    assert len(deletes) == 10 and all(r["status"] == 202 for r in deletes)
+
+
+@pytest.mark.parametrize("suffix", ["email", "identifier"])
+def test_refused_contacts_are_isolated_whatever_the_400_names(emulator: SendGridEmulator, suffix: str) -> None:
+    from target_sendgrid.exporter import Exporter
+    from target_sendgrid.report import RecordRef, RunReport
+
+    emulator.invalid_email_field = suffix
+    list_id = emulator.create_list("l")
+    report = RunReport()
+    exporter = Exporter(SendGridClient(API_KEY, emulator.url), report, lambda state: None)
+    good = [f"u{i}@example.com" for i in range(20)]
+    for i, email in enumerate(good):
+        exporter.add({"email": email}, (list_id,), RecordRef("s", i + 1))
+        if i == 9:  # the exporter takes what the mapper made; this one SendGrid refuses
+            exporter.add({"email": "000"}, (list_id,), RecordRef("s", 100))
+    exporter.close()
+    assert emulator.list_emails(list_id) == set(good)
+    assert report.rejected == {"rejected by SendGrid": 1}
+    puts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
+    assert len(puts) == 2  # named by the 400, not bisected
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_job_errors_name_their_records_whatever_the_errors_file(
+    emulator: SendGridEmulator, api: Api, tmp_path: Path, gzipped: bool
+) -> None:
+    emulator.errors_url_gzip = gzipped
+    # bo already has an external id: an update without it is a job error (identifiers rule).
+    api("PUT", "/v3/marketing/contacts", json={"contacts": [{"email": "bo@example.com", "external_id": "crm-2"}]})
+    emulator.wait_for_jobs()
+    rejected = tmp_path / "rejected.jsonl"
+    config = target_config(emulator, rejected_records_path=str(rejected))
+    run = run_cli(config, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.summary["rejected_by_reason"]["import job error"] == 1
+    lines = [json.loads(x) for x in rejected.read_text().splitlines()]
+    assert {"stream": "customers", "key": {"customer_id": 2}} in [{k: x[k] for k in ("stream", "key")} for x in lines]
+    assert "bo@example.com" not in rejected.read_text()
