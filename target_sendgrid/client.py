@@ -224,30 +224,27 @@ class SendGridClient:
         return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"]
 
     def contact_ids(self, emails: list[str]) -> dict[str, str]:
-        """email -> contact id for the emails that exist, searched 100 at a time."""
+        """email -> contact id for the emails that exist."""
         ids: dict[str, str] = {}
-        for start in range(0, len(emails), MAX_SEARCH_EMAILS):
-            chunk = emails[start : start + MAX_SEARCH_EMAILS]
-            try:
-                found = self.request("POST", "/v3/marketing/contacts/search/emails", json={"emails": chunk}).json()
-            except NotFound:  # none of them exists
-                continue
+        for found in self._lookup("/v3/marketing/contacts/search/emails", "emails", emails):
             ids.update(
                 {e.lower(): r["contact"]["id"] for e, r in (found.get("result") or {}).items() if "contact" in r}
             )
         return ids
 
     def existing_contact_ids(self, contact_ids: list[str]) -> list[str]:
-        """Those of these contact ids that still exist, asked 100 at a time (contacts/batch)."""
-        found: set[str] = set()
-        for start in range(0, len(contact_ids), MAX_SEARCH_EMAILS):
-            chunk = contact_ids[start : start + MAX_SEARCH_EMAILS]
-            try:
-                answer = self.request("POST", "/v3/marketing/contacts/batch", json={"ids": chunk}).json()
-            except NotFound:  # none of them exists
-                continue
-            found |= {c.get("id") for c in answer.get("result") or []}
+        """Those of these contact ids that still exist (contacts/batch)."""
+        answers = self._lookup("/v3/marketing/contacts/batch", "ids", contact_ids)
+        found = {contact.get("id") for answer in answers for contact in answer.get("result") or []}
         return [i for i in contact_ids if i in found]
+
+    def _lookup(self, path: str, key: str, values: list[str]) -> Iterator[dict]:
+        """POST ``{key: values}`` 100 values at a time (both look-ups' cap); a 404 means none was found."""
+        for start in range(0, len(values), MAX_SEARCH_EMAILS):
+            try:
+                yield self.request("POST", path, json={key: values[start : start + MAX_SEARCH_EMAILS]}).json()
+            except NotFound:
+                continue
 
     def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
         """Remove contacts from a list (they stay in the account); returns the job id."""

@@ -60,11 +60,16 @@ class SingerInputReader(MsgSpecReader):
 
     def _guarded(self, lines: Iterable[str]) -> Iterator[str]:
         """The input lines, read where a signal may stop the run at once (never mid-message)."""
-        assert self.guard is not None
+        guard = self.guard
+        assert guard is not None
         source = iter(lines)
         while True:
-            with self.guard.raise_at_once():
+            guard.check()
+            guard.safe_to_raise = True  # plain attribute writes: this runs once per input line
+            try:
                 line = next(source, None)
+            finally:
+                guard.safe_to_raise = False
             if line is None:
                 return
             yield line

@@ -12,8 +12,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
 
 logger = logging.getLogger("target-sendgrid")
@@ -33,7 +31,7 @@ class ShutdownGuard:
 
     def __init__(self) -> None:
         self.signum: int | None = None
-        self._safe_to_raise = False
+        self.safe_to_raise = False  # set by the reader while it waits for input
 
     @property
     def requested(self) -> bool:
@@ -51,20 +49,10 @@ class ShutdownGuard:
             "Received %s: no more input is read; waiting for the jobs in flight (a second signal exits at once)",
             signal.Signals(signum).name,
         )
-        if self._safe_to_raise:
+        if self.safe_to_raise:
             raise Interrupted(signum)
 
     def check(self) -> None:
         """Raise :class:`Interrupted` if a signal arrived."""
         if self.signum is not None:
             raise Interrupted(self.signum)
-
-    @contextmanager
-    def raise_at_once(self) -> Iterator[None]:
-        """A stretch (waiting for input) where the signal handler may raise straight away."""
-        self.check()
-        self._safe_to_raise = True
-        try:
-            yield
-        finally:
-            self._safe_to_raise = False
