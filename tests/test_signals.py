@@ -59,6 +59,14 @@ class Running:
         return self.process.returncode, [json.loads(x) for x in out.splitlines() if x.strip()], "".join(self.stderr)
 
 
+def wait_for_upserts(emulator: SendGridEmulator, count: int, timeout: float = 30) -> None:
+    """Until the emulator has received ``count`` upserts: their jobs are then in flight."""
+    deadline = time.monotonic() + timeout
+    while len([r for r in emulator.requests_made() if r["method"] == "PUT"]) < count:
+        assert time.monotonic() < deadline, "the upserts never came"
+        time.sleep(0.02)
+
+
 def bookmark(state: dict) -> int:
     return state["bookmarks"]["profiles"]["replication_key_value"]
 
@@ -71,7 +79,7 @@ def test_first_signal_finishes_the_jobs_in_flight_and_exits_non_zero(
     config = target_config(emulator, batch_size=500, max_contacts=0, max_jobs_in_flight=2)
     run = Running(config, tmp_path)
     run.feed(singer_lines(2_200, state_every=250))  # four full batches; the tap is still running
-    time.sleep(1.0)  # two batches in flight
+    wait_for_upserts(emulator, 2)  # two batches in flight, the third waiting for a slot
     started = time.monotonic()
     run.process.send_signal(signum)
     returncode, states, stderr = run.finish()
@@ -109,7 +117,7 @@ def test_a_second_signal_exits_at_once(emulator: SendGridEmulator, tmp_path: Pat
     config = target_config(emulator, batch_size=500, max_contacts=0)
     run = Running(config, tmp_path)
     run.feed(singer_lines(1_200, state_every=100))
-    time.sleep(1.0)  # two batches in flight, for 30 seconds
+    wait_for_upserts(emulator, 2)  # two batches in flight, for 30 seconds
     run.process.send_signal(signal.SIGINT)
     run.wait_for("Received SIGINT")
     started = time.monotonic()
