@@ -7,7 +7,6 @@ then handed to the same path as a RECORD message.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 from typing import IO
 
@@ -17,7 +16,7 @@ from singer_sdk.exceptions import InvalidInputLine
 # The SDK's own batch types (as its target_base uses them), so every storage it supports works.
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 
-_GZIP_MAGIC = b"\x1f\x8b"
+from target_sendgrid.gunzip import maybe_gunzipped
 
 
 def batch_records(stream: str, encoding: dict, manifest: list[str]) -> Iterator[dict]:
@@ -34,16 +33,11 @@ def batch_records(stream: str, encoding: dict, manifest: list[str]) -> Iterator[
     for url in manifest:
         head, tail = StorageTarget.split_url(url)
         with StorageTarget.from_url(head).open(tail, mode="rb") as raw:
-            yield from _lines(stream, url, raw, parsed.compression == "gzip")
+            # Compression is judged from the bytes, not trusted from the message.
+            yield from _lines(stream, url, maybe_gunzipped(raw))
 
 
-def _lines(stream: str, url: str, raw: IO[bytes], said_gzip: bool) -> Iterator[dict]:
-    # Compression is read from the bytes where the file can rewind, not trusted from the message.
-    gzipped = said_gzip
-    if raw.seekable():
-        gzipped = raw.read(2) == _GZIP_MAGIC
-        raw.seek(0)
-    file: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
+def _lines(stream: str, url: str, file: IO[bytes]) -> Iterator[dict]:
     for number, line in enumerate(file, start=1):
         if not line.strip():
             continue

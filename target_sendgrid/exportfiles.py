@@ -8,21 +8,19 @@ CSV with an upper-case header, keys in any case, the contact's id as ``contact_i
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import IO, Any
 
 import msgspec
 
-_GZIP_MAGIC = b"\x1f\x8b"
+from target_sendgrid.gunzip import maybe_gunzipped
 
 
 def text_lines(raw: IO[bytes]) -> io.TextIOWrapper:
     """The lines of a download, gunzipped if its first bytes say so."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
-    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == _GZIP_MAGIC else buffered
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(maybe_gunzipped(raw), encoding="utf-8-sig", newline="")
 
 
 def contact_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -32,17 +30,12 @@ def contact_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     if first is None:
         return
     if first.lstrip().startswith("{"):
-        for line in _chain(first, lines):
+        for line in chain([first], lines):
             if line.strip():
                 yield _normalised(msgspec.json.decode(line))
         return
-    for row in csv.DictReader(_chain(first, lines)):
+    for row in csv.DictReader(chain([first], lines)):
         yield _normalised(row)
-
-
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
 
 
 def _normalised(row: dict[str, Any]) -> dict[str, Any]:
