@@ -39,11 +39,6 @@ class Batch:
         )
         self.size = len(self.prefix) + 2  # the closing "]}"
 
-    @property
-    def key(self) -> BatchKey:
-        """What the batch does, and to which lists."""
-        return self.kind, self.list_ids
-
     def fits(self, part: bytes) -> bool:
         """Whether one more serialised contact keeps the request within both caps."""
         comma = 1 if self.contacts else 0

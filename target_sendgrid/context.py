@@ -7,7 +7,6 @@ the target reaches back into it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,6 @@ from target_sendgrid.lists import ListRouter, mirror
 from target_sendgrid.report import RunReport
 from target_sendgrid.segments import SegmentFilter
 from target_sendgrid.settings import DEFAULT_MAX_REQUEST_BYTES
-
-logger = logging.getLogger("target-sendgrid")
 
 
 @dataclass

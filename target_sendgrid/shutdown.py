@@ -33,11 +33,6 @@ class ShutdownGuard:
         self.signum: int | None = None
         self.safe_to_raise = False  # set by the reader while it waits for input
 
-    @property
-    def requested(self) -> bool:
-        """Whether a termination signal arrived."""
-        return self.signum is not None
-
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """The signal handler: remember the first signal; exit at once on the second."""
         if self.signum is not None:
