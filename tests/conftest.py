@@ -133,12 +133,13 @@ class Cli:
 
     @property
     def summary(self) -> dict[str, Any]:
-        [line] = [
-            x
-            for x in self.stderr.splitlines()
-            if "Export finished" in x or "Export failed" in x or "Export interrupted" in x
-        ]
-        return json.loads(line.split(": ", 1)[1])
+        return logged_summary(self.stderr)
+
+
+def logged_summary(stderr: str, outcomes: tuple[str, ...] = ("finished", "failed", "interrupted")) -> dict[str, Any]:
+    """The figures of the one ``Export <outcome>: {...}`` line a run logs."""
+    [line] = [x for x in stderr.splitlines() if any(f"Export {o}" in x for o in outcomes)]
+    return json.loads(line.split(": ", 1)[1])
 
 
 class _LineFile:

@@ -72,27 +72,6 @@ def test_removal_calls_stay_under_the_uri_limit(emulator: SendGridEmulator, api:
     assert len(deletes) == 10 and all(r["status"] == 202 for r in deletes)
 
 
-@pytest.mark.parametrize("suffix", ["email", "identifier"])
-def test_refused_contacts_are_isolated_whatever_the_400_names(emulator: SendGridEmulator, suffix: str) -> None:
-    from target_sendgrid.exporter import Exporter
-    from target_sendgrid.report import RecordRef, RunReport
-
-    emulator.invalid_email_field = suffix
-    list_id = emulator.create_list("l")
-    report = RunReport()
-    exporter = Exporter(SendGridClient(API_KEY, emulator.url), report, lambda state: None)
-    good = [f"u{i}@example.com" for i in range(20)]
-    for i, email in enumerate(good):
-        exporter.add({"email": email}, (list_id,), RecordRef("s", i + 1))
-        if i == 9:  # the exporter takes what the mapper made; this one SendGrid refuses
-            exporter.add({"email": "000"}, (list_id,), RecordRef("s", 100))
-    exporter.close()
-    assert emulator.list_emails(list_id) == set(good)
-    assert report.rejected == {"rejected by SendGrid": 1}
-    puts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
-    assert len(puts) == 2  # named by the 400, not bisected
-
-
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
 def test_job_errors_name_their_records_whatever_the_errors_file(
     emulator: SendGridEmulator, api: Api, tmp_path: Path, gzipped: bool

@@ -11,7 +11,7 @@ import pytest
 
 from target_sendgrid.emulator import SendGridEmulator
 
-from .conftest import API_KEY, Api, run_cli, target_command, target_config
+from .conftest import API_KEY, Api, logged_summary, run_cli, target_command, target_config
 from .test_meltano import ROOT, meltano
 
 
@@ -122,8 +122,7 @@ def pipe(tap: Path, tap_config: dict, config: dict, tmp_path: Path, name: str) -
 
 
 def summary_of(stderr: str) -> dict:
-    [line] = [x for x in stderr.splitlines() if "Export finished" in x]
-    figures = json.loads(line.split(": ", 1)[1])
+    figures = logged_summary(stderr, ("finished",))
     # Both runs share one account: what the first created, the second updates.
     figures["created_or_updated"] = figures.pop("created") + figures.pop("updated")
     return {k: v for k, v in figures.items() if k not in ("elapsed_seconds", "requests", "upserts", "jobs")}
