@@ -31,6 +31,7 @@ class Batch:
     kind: str = "upsert"  # or "remove": the contacts leave the one list in list_ids
     contacts: dict[str, tuple[bytes, RecordRef]] = field(default_factory=dict)
     size: int = 0
+    started: bool = False  # a worker took it up (a batch still queued when the run stops never is)
     done: threading.Event = field(default_factory=threading.Event)  # set once its jobs ended
 
     def __post_init__(self) -> None:

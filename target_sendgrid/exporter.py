@@ -166,13 +166,17 @@ class Exporter:
     def stop(self, timeout: float) -> bool:
         """Send nothing more; give the batches in flight up to ``timeout`` seconds. True if all finished.
 
-        Each batch that finishes moves STATE on by itself; open batches are dropped, unsent,
-        so STATE never passes their records.
+        Each batch that finishes moves STATE on by itself; open batches, and batches still queued
+        for a worker, are not sent (counted as ``not_sent``), so STATE never passes their records.
         """
         self._pool.shutdown(wait=False, cancel_futures=True)
+        # A future cancelled in the queue never reports itself done: waiting for it would last the
+        # whole timeout. Its batch stays in flight, unsent, holding STATE back like an open one.
+        finished = not wait([f for f in self._futures if not f.cancelled()], timeout=timeout).not_done
         with self._lock:  # open batches stay open: they hold STATE back from their records
-            self.report.count("not_sent", sum(len(b.contacts) for b in self._open.values() if b.kind == "upsert"))
-        return not wait(self._futures, timeout=timeout).not_done
+            unsent = [b for b in (*self._open.values(), *self._in_flight) if b.kind == "upsert" and not b.started]
+            self.report.count("not_sent", sum(len(b.contacts) for b in unsent))
+        return finished
 
     # --- batches in flight (worker threads) ---------------------------------------------
 
@@ -199,6 +203,7 @@ class Exporter:
         self._futures.append(future)
 
     def _run(self, batch: Batch, earlier: set[Batch]) -> None:
+        batch.started = True
         try:
             for other in earlier:
                 other.done.wait()
