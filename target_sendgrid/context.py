@@ -7,20 +7,25 @@ the target reaches back into it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.client import NotFound, SendGridClient
-from target_sendgrid.customfields import CustomFieldRegistry
+from target_sendgrid.customfields import CustomField, CustomFieldRegistry
 from target_sendgrid.exporter import Exporter
 from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT
-from target_sendgrid.lists import ListRouter, mirror
+from target_sendgrid.lists import ListRouter
+from target_sendgrid.mirror import MirrorStopped, mirror_exported, mirror_version
 from target_sendgrid.report import RunReport
 from target_sendgrid.segments import SegmentFilter
 from target_sendgrid.settings import DEFAULT_MAX_REQUEST_BYTES
+from target_sendgrid.versions import TableVersions
+
+logger = logging.getLogger("target-sendgrid.mirror")
 
 
 @dataclass
@@ -38,8 +43,11 @@ class ExportContext:
     remove_non_members: bool
     mirror: bool
     dry_run: bool
+    versions: TableVersions | None = None  # mirror mode: table versions seen, and when they complete
     record_number: int = 0  # RECORD messages read so far
     record_reached_sink: bool = False  # whether the current record got past the stream maps
+    record_version: Any = None  # the current record's table version (mirror mode only)
+    _stamp: CustomField | None = field(default=None, repr=False)
 
     @classmethod
     def start(
@@ -64,6 +72,8 @@ class ExportContext:
             raise ConfigValidationError(
                 "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]
             )
+        if is_mirror:
+            _check_stamp_field(custom_fields, config.get("mirror_version_field", "singer_table_version"))
         exporter = Exporter(
             client,
             report,
@@ -77,6 +87,8 @@ class ExportContext:
             track_members=is_mirror,
             checkpoint=checkpoint,
         )
+        if is_mirror:  # until the input shows table versions, the whole run is one sync
+            exporter.hold_state(True)
         return cls(
             config=config,
             client=client,
@@ -89,21 +101,98 @@ class ExportContext:
             remove_non_members=bool(config.get("remove_non_members")),
             mirror=is_mirror,
             dry_run=dry_run,
+            versions=TableVersions(bool(config.get("mirror_close_at_end_of_input"))) if is_mirror else None,
         )
 
-    def finish(self) -> None:
-        """Send the rest, wait for every job, write the last STATE, then mirror the lists if asked."""
-        self.exporter.close()
-        if self.mirror and self.client is not None:
-            exported = self.exporter.members or {}
-            removed = mirror(
-                self.client,
-                {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
-                self.config.get("mirror_max_removal_fraction", 0.5),
-                self.config.get("job_timeout_seconds", 3600),
-                self.config.get("max_job_attempts", 5),
+    # --- mirror mode with table versions (see versions.py and mirror.py) -----------------
+
+    def note_record(self, stream: str, version: Any) -> None:
+        """A RECORD's table version (mirror mode): its contact will carry the stamp."""
+        self.record_version = version
+        if version is not None and self.versions is not None and self.versions.record(stream, version):
+            self._hold_state()
+
+    def stamp(self, contact: dict[str, Any]) -> None:
+        """Stamp a contact bound for the run's lists with its record's table version."""
+        if self._stamp is None:
+            name = self.config.get("mirror_version_field", "singer_table_version")
+            self._stamp = self.custom_fields.ensure(name, "Number")
+        contact.setdefault("custom_fields", {})[self._stamp.id] = self.record_version
+
+    def activate_version(self, stream: str, version: Any) -> bool:
+        """An ACTIVATE_VERSION; False when mirror mode is off (nothing to do)."""
+        if self.versions is None:
+            return False
+        complete = self.versions.activate(stream, version)
+        if complete is not None:
+            self.exporter.settle()  # the stamps are in SendGrid before the lists are judged
+            self._remove_older(stream, complete, "its ACTIVATE_VERSION followed its records")
+        else:
+            logger.info("Stream '%s': table version %s announced", stream, version)
+        self._hold_state()
+        return True
+
+    def _hold_state(self) -> None:
+        versions = self.versions
+        assert versions is not None
+        self.exporter.hold_state(not versions.versioned_streams or versions.holds_state())
+
+    def _remove_older(self, stream: str, version: Any, why: str) -> None:
+        assert self.versions is not None
+        others = sorted(self.versions.versioned_streams - {stream})
+        if others:
+            raise MirrorStopped(
+                f"Table version {version} of stream '{stream}' is complete, but this run also read versions of "
+                f"{others}. Versioned mirroring removes from every list the run manages, so it takes one versioned "
+                "stream per run: run each stream in its own pipeline with its own lists. Nothing was removed."
             )
-            self.report.count("removed", sum(removed.values()))
+        logger.info("Stream '%s': table version %s complete (%s)", stream, version, why)
+        if self.client is None:
+            return
+        removed = mirror_version(
+            self.client,
+            self.router.all_lists,
+            self.config.get("mirror_version_field", "singer_table_version"),
+            version,
+            self.config.get("mirror_max_removal_fraction", 0.5),
+            self.config.get("job_timeout_seconds", 3600),
+            self.config.get("max_job_attempts", 5),
+        )
+        self.report.count("removed", sum(removed.values()))
+
+    def finish(self) -> None:
+        """Send the rest and wait for every job, mirror the lists if asked, then write the last STATE."""
+        self.exporter.settle()
+        if self.versions is not None:
+            self._finish_mirror(self.versions)
+            self.exporter.hold_state(False)  # the removals are done: the last STATE may go
+        self.exporter.close()
+
+    def _finish_mirror(self, versions: TableVersions) -> None:
+        if versions.versioned_streams or versions.open:
+            complete, left_open = versions.at_end()
+            for stream, version in complete:
+                self._remove_older(stream, version, "the input ended")
+            for stream, version in left_open:
+                logger.warning(
+                    "Stream '%s': table version %s was not completed by an ACTIVATE_VERSION after its records, so no "
+                    "member was removed for it. A tap that sends ACTIVATE_VERSION only before its records (singer-sdk "
+                    "taps) needs mirror_close_at_end_of_input: true.",
+                    stream,
+                    version,
+                )
+            return
+        if self.client is None:
+            return
+        exported = self.exporter.members or {}
+        removed = mirror_exported(
+            self.client,
+            {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
+            self.config.get("mirror_max_removal_fraction", 0.5),
+            self.config.get("job_timeout_seconds", 3600),
+            self.config.get("max_job_attempts", 5),
+        )
+        self.report.count("removed", sum(removed.values()))
 
     def summary(self) -> dict[str, Any]:
         """The run's figures, as logged at its end."""
@@ -141,6 +230,19 @@ def _custom_fields(config: dict[str, Any], client: SendGridClient | None) -> Cus
             ],
         )
     return registry
+
+
+def _check_stamp_field(registry: CustomFieldRegistry, name: str) -> None:
+    """The stamp field, if the account has it, must be a Number: a Text stamp would fail every upsert."""
+    existing = registry.by_name.get(name.lower())
+    if existing is not None and existing["field_type"] != "Number":
+        raise ConfigValidationError(
+            "mirror_version_field is not a Number",
+            errors=[
+                f"mirror_version_field {name!r} is a {existing['field_type']} custom field in this account; "
+                "it must be a Number. Name another field (it is created if missing)."
+            ],
+        )
 
 
 def _checked_list_id(client: SendGridClient | None, list_id: str) -> str:

@@ -84,6 +84,15 @@ class CustomFieldRegistry:
             fields.append(CustomField(definition["id"], definition["name"], definition["field_type"], prop))
         return fields
 
+    def ensure(self, name: str, field_type: str) -> CustomField:
+        """A custom field of this type that no record property feeds, created if the account lacks it."""
+        definition = self.by_name.get(name.lower()) or self._create(name, field_type)
+        if definition["field_type"] != field_type:
+            raise ValueError(
+                f"custom field {definition['name']!r} is a {definition['field_type']} field; it must be {field_type}"
+            )
+        return CustomField(definition["id"], definition["name"], field_type, "")
+
     def _create(self, name: str, field_type: str) -> dict:
         if self.client is None:  # a dry run: pretend, so the values are still converted and counted
             definition = {"id": name, "name": name, "field_type": field_type}

@@ -141,23 +141,31 @@ class Exporter:
         for key in [k for k, b in self._open.items() if b.contacts]:
             self._submit(key)
 
-    def close(self) -> None:
-        """Send what is left, wait for every job, and write the last covered STATE."""
+    def settle(self) -> None:
+        """Send every open batch and wait until every job has finished; STATE moves on as they do."""
         try:
             self.flush()
             while wait(self._futures, timeout=0.5).not_done:  # waking up to notice a signal
                 self._checkpoint()
+            self._raise_if_failed()  # failures of the batches are kept in self._failure
         except Interrupted:
             raise  # the target gives the batches in flight a bounded wait (stop)
         except BaseException:
             self.abort()
             raise
-        try:
-            self._raise_if_failed()  # failures of the batches are kept in self._failure
-            with self._lock:
-                self._advance_watermark()
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._futures = []
+            self._advance_watermark()
+
+    def hold_state(self, held: bool) -> None:
+        """Hold STATE back while mirror removals are to come (see ``watermark``), or let it go."""
+        with self._lock:
+            self.watermark.hold(held)
+
+    def close(self) -> None:
+        """Send what is left, wait for every job, and write the last covered STATE."""
+        self.settle()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def abort(self) -> None:
         """Stop without sending more; jobs already sent finish and may still move STATE on."""

@@ -1,4 +1,4 @@
-"""Lists and membership: which lists a record joins or leaves, and mirror mode."""
+"""Lists and membership: which lists a record joins, and removals from a list."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ logger = logging.getLogger("target-sendgrid.lists")
 
 REMOVE_CHUNK = 100  # contact ids per removal call, as other integrations use
 MAX_QUERY_CHARS = 4_000  # of comma-separated ids in one removal URL: well under nginx's ~8 KB (a 414 past it)
-
-
-class MirrorStopped(Exception):
-    """Mirror mode would remove too much of a list: nothing was removed."""
 
 
 class ListRouter:
@@ -64,39 +60,6 @@ class ListRouter:
                 resolved[value] = by_name[value] = client.create_list(value)  # the lists were just read
                 logger.info("Created list '%s' (%s)", value, resolved[value])
         return resolved
-
-
-def mirror(
-    client: SendGridClient,
-    exported: Mapping[str, set[str]],
-    max_fraction: float,
-    timeout: float,
-    max_attempts: int,
-) -> dict[str, int]:
-    """Remove from each list the contacts this run did not export to it; returns removals per list.
-
-    Every list is checked before anything is removed, so the removal-fraction stop removes
-    nothing anywhere.
-    """
-    plans: dict[str, list[str]] = {}
-    for list_id, emails in exported.items():
-        members = 0
-        leaving = []
-        for member in client.list_members(list_id, timeout):  # one row at a time: only ids are kept
-            members += 1
-            if member.get("email") not in emails:
-                leaving.append(member["id"])
-        if members and len(leaving) / members > max_fraction:
-            raise MirrorStopped(
-                f"Mirror mode would remove {len(leaving)} of the {members} contacts of list {list_id} "
-                f"({len(leaving) / members:.0%}), more than mirror_max_removal_fraction={max_fraction}. "
-                "Nothing was removed. Check that the input held the whole segment, or raise the fraction."
-            )
-        plans[list_id] = leaving
-    for list_id, ids in plans.items():
-        remove_from_list(client, list_id, ids, timeout, max_attempts)
-        logger.info("Mirror: removed %d contacts from list %s", len(ids), list_id)
-    return {list_id: len(ids) for list_id, ids in plans.items()}
 
 
 def remove_from_list(client: SendGridClient, list_id: str, ids: list[str], timeout: float, attempts: int) -> None:

@@ -82,8 +82,25 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.StringType,
         default="upsert",
         allowed_values=["upsert", "mirror"],
-        description="upsert: add and update only. mirror: after a complete run, remove from each target list "
-        "the contacts this run did not export to it, so the list equals the segment.",
+        description="upsert: add and update only. mirror: make each target list equal the table. When records "
+        "carry a table version, members whose mirror_version_field is older (or missing) are removed once the "
+        "version completes; otherwise, after a complete run, members this run did not export to a list leave it "
+        "(safe only with a tap that re-reads the whole table every run).",
+    ),
+    th.Property(
+        "mirror_version_field",
+        th.StringType,
+        default="singer_table_version",
+        description="Mirror mode with table versions: the Number custom field (created if missing) that stamps each "
+        "contact exported to a target list with the table version of its record.",
+    ),
+    th.Property(
+        "mirror_close_at_end_of_input",
+        th.BooleanType,
+        default=False,
+        description="Mirror mode with table versions: also complete a version when the input ends, for taps that send "
+        "ACTIVATE_VERSION only before their records (singer-sdk taps). Off: only an ACTIVATE_VERSION after the "
+        "records completes it, since a tap failing mid-table still ends the input normally.",
     ),
     th.Property(
         "remove_non_members",
@@ -206,5 +223,8 @@ def check(config: dict[str, Any]) -> None:
         resolve_mapping(config.get("field_mapping"), ())
     except ValueError as exc:
         raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-    if errors := name_errors(list(config.get("custom_field_mapping") or {})):
+    names = list(config.get("custom_field_mapping") or {})
+    if config.get("sync_mode") == "mirror":  # the stamp is a custom field of its own
+        names.append(config.get("mirror_version_field", "singer_table_version"))
+    if errors := name_errors(names):
         raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)

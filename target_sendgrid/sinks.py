@@ -114,6 +114,8 @@ class SendGridSink(Sink):
         declared = run.segments.record_segments(record) if router.segment_lists else set()
         declared.add(normalise(self.stream_name))
         lists = router.member_lists(selected, declared)
+        if run.record_version is not None and lists:
+            run.stamp(contact)  # mirror mode with table versions: see versions.py
         run.exporter.add(contact, lists, ref)
         if run.remove_non_members:
             for list_id in router.all_lists:

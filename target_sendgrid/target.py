@@ -135,13 +135,17 @@ class TargetSendGrid(Target):
             self.guard.check()  # a signal stops the reading between records, as between messages
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
-        # The SDK's handling warns about _sdc_ properties that do not apply here.
-        stream = message_dict.get("stream", "?")
+        # The SDK's handling is for SQL sinks (and warns about _sdc_ properties): in mirror mode
+        # a completed version removes older members (see versions.py); otherwise there is nothing to do.
+        self._assert_line_requires(message_dict, requires={"stream", "version"})
+        stream = message_dict["stream"]
+        if self.context.activate_version(stream, message_dict["version"]):
+            return
         if stream not in self._versions_seen:
             self._versions_seen.add(stream)
             self.logger.info(
-                "ACTIVATE_VERSION for stream '%s' acknowledged: target-sendgrid does not remove contacts of older "
-                "table versions (sync_mode mirror removes non-members after a complete run)",
+                "ACTIVATE_VERSION for stream '%s' acknowledged: sync_mode upsert removes no contacts of older table "
+                "versions (sync_mode mirror does)",
                 stream,
             )
 
@@ -149,6 +153,8 @@ class TargetSendGrid(Target):
         context = self.context
         context.record_number += 1
         context.record_reached_sink = False
+        if context.versions is not None:
+            context.note_record(message_dict["stream"], message_dict.get("version"))
         super()._process_record_message(message_dict)
         if not context.record_reached_sink:
             context.report.count("filtered_map")  # a stream map's __filter__ dropped it

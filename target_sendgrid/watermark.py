@@ -4,6 +4,10 @@ Every RECORD message has a number. A STATE message is tied to the number of the 
 before it. A record is *settled* once it was filtered, rejected, or its contact is in a
 finished import job. The oldest unsettled record is the lowest number held by a batch not
 yet finished, so that number, minus one, is how far STATE may go.
+
+Mirror mode may *hold* STATE while a sync whose removals are still to come is open: the STATE
+that covers the end of a mirrored sync is written only once its removals are done, so a run
+killed before then resumes into the same sync and finishes them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ class StateWatermark:
         self._write_state = write_state
         self._states: deque[tuple[int, dict]] = deque()
         self._last_state: dict | None = None
+        self._ready: dict | None = None  # the newest settled STATE not yet written
+        self.held = False
         self.processed = 0  # number of the last record handed over completely
 
     def add(self, state: dict) -> None:
@@ -31,6 +37,19 @@ class StateWatermark:
         newest = None
         while self._states and self._states[0][0] <= settled_through:
             newest = self._states.popleft()[1]
-        if newest is not None and newest != self._last_state:
-            self._last_state = newest
-            self._write_state(newest)
+        if newest is not None:
+            self._ready = newest
+        self._write_ready()
+
+    def hold(self, held: bool) -> None:
+        """Hold settled STATE back (mirror removals to come), or write the newest one held."""
+        self.held = held
+        self._write_ready()
+
+    def _write_ready(self) -> None:
+        if self.held or self._ready is None:
+            return
+        ready, self._ready = self._ready, None
+        if ready != self._last_state:
+            self._last_state = ready
+            self._write_state(ready)

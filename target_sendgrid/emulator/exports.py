@@ -33,6 +33,8 @@ CSV_COLUMNS = (
     "POSTAL_CODE", "COUNTRY", "ALTERNATE_EMAILS", "PHONE_NUMBER", "WHATSAPP", "LINE", "FACEBOOK", "UNIQUE_NAME",
     "CREATED_AT", "UPDATED_AT", "CONTACT_ID",
 )  # fmt: skip
+# "Newer accounts add identifier and custom-field columns" (Export files): a custom field's column is
+# assumed to be its name in upper case, like the header's other columns (unconfirmed).
 
 
 @dataclass
@@ -123,10 +125,16 @@ class ExportsEndpoints(Account):
             row = {k.upper(): v for k, v in row.items()}
         return json.dumps(row).encode() + b"\n"
 
-    @staticmethod
-    def _csv_lines(rows: list[dict]) -> list[bytes]:
+    def _csv_lines(self, rows: list[dict]) -> list[bytes]:
+        custom = sorted(f["name"] for f in self.custom_fields.values())
+        header = [*CSV_COLUMNS, *(n.upper() for n in custom)]
+        table = [header]
+        table += [
+            [*(_csv_value(r, c) for c in CSV_COLUMNS), *(_csv_text(r["custom_fields"].get(n)) for n in custom)]
+            for r in rows
+        ]
         lines = []
-        for values in [list(CSV_COLUMNS), *([_csv_value(r, c) for c in CSV_COLUMNS] for r in rows)]:
+        for values in table:
             out = io.StringIO()
             csv.writer(out).writerow(values)
             lines.append(out.getvalue().encode())
@@ -144,7 +152,10 @@ class ExportsEndpoints(Account):
 
 
 def _csv_value(contact: dict, column: str) -> str:
-    value = contact.get("id" if column == "CONTACT_ID" else column.lower())
+    return _csv_text(contact.get("id" if column == "CONTACT_ID" else column.lower()))
+
+
+def _csv_text(value: object) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))
     return "" if value is None else str(value)
