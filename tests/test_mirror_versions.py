@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from target_sendgrid.emulator import SendGridEmulator
-from tests.conftest import DATA, Api, run_cli, target_command, target_config
+
+from .conftest import DATA, Api, run_cli, target_command, target_config
+from .test_fidelity import EXPORT_VARIANTS
 
 TAP = Path(__file__).parent / "taps" / "table_tap.py"
 
@@ -93,9 +95,12 @@ def pipeline(emulator: SendGridEmulator, tmp_path: Path) -> Pipeline:
     return Pipeline(tmp_path, config)
 
 
+@pytest.mark.parametrize("variant", ["gzip-json-contact_id", "gzip-json-upper-keys", "gzip-csv"])
 def test_a_resumed_sync_removes_the_stale_members_and_none_of_the_interrupted_runs(
-    emulator: SendGridEmulator, api: Api, pipeline: Pipeline
+    emulator: SendGridEmulator, api: Api, pipeline: Pipeline, variant: str
 ) -> None:
+    for name, value in EXPORT_VARIANTS[variant].items():  # the stamp read from each export format
+        setattr(emulator.export_variants, name, value)
     list_id = pipeline.config["list_id"]
     unstamped = [f"legacy{n}@example.com" for n in range(20)]  # put there by hand: no stamp
     api("PUT", "/v3/marketing/contacts", json={"list_ids": [list_id], "contacts": [{"email": e} for e in unstamped]})
