@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from target_sendgrid.emulator import SendGridEmulator
 from target_sendgrid.mapping import Rejected, normalise_email
@@ -105,3 +107,35 @@ def test_stream_map_filter_is_an_extra_segment_rule(emulator: SendGridEmulator) 
     run = run_target(config, "profiles_mixed.singer")
     assert emulator.list_emails(config["list_id"]) == {"ann@example.com"}
     assert run.summary["filtered_by_stream_map"] == 6
+
+
+@pytest.mark.slow
+def test_the_readme_meltano_walkthrough_works_literally(tmp_path: Path) -> None:
+    # A fresh clone (the plugin's pip_url installs its committed code) sharing this .venv's Meltano.
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    (clone / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- meltano-walkthrough:start -->\n```bash\n")[1].split("```\n<!-- meltano-walkthrough")[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TARGET_SENDGRID_", "MELTANO_"))}
+    shell = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the emulator it starts is in this session, stopped below in any case
+    )
+    try:
+        _, err = shell.communicate(timeout=900)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, 9)
+    assert shell.returncode == 0, err[-4000:]
+    project = clone / "output" / "sendgrid-demo"
+    [loader] = yaml.safe_load((project / "meltano.yml").read_text())["plugins"]["loaders"]
+    assert loader["config"]["data_privacy_consent"] is True  # a boolean, not the string 'true'
+    assert loader["config"]["segments"] == ["vip"]
+    [finished] = re.findall(r"Export finished: (\{.*\})", err)
+    assert json.loads(finished)["exported"] == len(sample_segment_emails({"vip"}))
