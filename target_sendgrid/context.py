@@ -8,6 +8,7 @@ the target reaches back into it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from target_sendgrid.exporter import Exporter
 from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT
 from target_sendgrid.lists import ListRouter
 from target_sendgrid.mirror import MirrorStopped, mirror_exported, mirror_version
+from target_sendgrid.progress import Progress
 from target_sendgrid.report import RunReport
 from target_sendgrid.segments import SegmentFilter
 from target_sendgrid.settings import DEFAULT_MAX_REQUEST_BYTES
@@ -48,6 +50,7 @@ class ExportContext:
     record_reached_sink: bool = False  # whether the current record got past the stream maps
     record_version: Any = None  # the current record's table version (mirror mode only)
     _stamp: CustomField | None = field(default=None, repr=False)
+    progress: Progress | None = None
 
     @classmethod
     def start(
@@ -64,9 +67,13 @@ class ExportContext:
         segment_lists = config.get("segment_lists") or {}
         list_name = config.get("list_name")
         # One read of the account's lists finds (or creates) every list named in the settings.
-        ids = ListRouter.resolve(client, [*segment_lists.values(), *([list_name] if list_name else [])])
-        list_id = _checked_list_id(client, config["list_id"]) if config.get("list_id") else ids.get(list_name)
+        ids, names = ListRouter.resolve(client, [*segment_lists.values(), *([list_name] if list_name else [])])
+        list_id = ids.get(list_name)
+        if config.get("list_id"):
+            list_id = config["list_id"]
+            names[list_id] = _checked_list_name(client, list_id)
         router = ListRouter(list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(config.get("segments")))
+        router.names = names
         is_mirror = config.get("sync_mode", "upsert") == "mirror"
         if is_mirror and not router.all_lists:
             raise ConfigValidationError(
@@ -86,10 +93,11 @@ class ExportContext:
             max_contacts=config.get("max_contacts", 100_000),
             track_members=is_mirror,
             checkpoint=checkpoint,
+            describe=router.describe_all,
         )
         if is_mirror:  # until the input shows table versions, the whole run is one sync
             exporter.hold_state(True)
-        return cls(
+        context = cls(
             config=config,
             client=client,
             report=report,
@@ -102,6 +110,18 @@ class ExportContext:
             mirror=is_mirror,
             dry_run=dry_run,
             versions=TableVersions(bool(config.get("mirror_close_at_end_of_input"))) if is_mirror else None,
+        )
+        context.progress = Progress(context.progress_line, float(config.get("progress_interval_seconds", 30)))
+        context.progress.start()
+        return context
+
+    def progress_line(self) -> str:
+        """How far the run is, for the progress lines."""
+        counts = self.report.counts
+        elapsed = time.monotonic() - self.report.started
+        return (
+            f"{self.record_number} records read, {counts['sent']} contacts sent, {counts['jobs']} jobs finished, "
+            f"{self.exporter.running()} running, {elapsed:.0f} s elapsed"
         )
 
     # --- mirror mode with table versions (see versions.py and mirror.py) -----------------
@@ -194,6 +214,45 @@ class ExportContext:
         )
         self.report.count("removed", sum(removed.values()))
 
+    def silent_results(self) -> list[str]:
+        """What a finished run did not do that its user likely expected: each cause, named."""
+        found = []
+        if self.record_number == 0:
+            found.append(
+                "The input held no RECORD messages, so nothing was exported. Check that the tap selected its "
+                "streams and had rows to send."
+            )
+            return found
+        if unmatched := self.segments.unmatched():
+            seen = sorted(self.segments.seen)
+            found.append(
+                f"The segments {unmatched} matched no record: segments are read from the record property "
+                f"'{self.segments.segment_property}' (and stream names), compared without case or surrounding "
+                f"spaces. Segment names seen in the input: {seen[:50] or 'none'}."
+            )
+        counts = self.report.counts
+        if not counts["exported"] and not counts["removed"]:
+            found.append(
+                f"No contact was exported from {self.record_number} records: the summary says where each went "
+                "(filtered_by_segment, filtered_by_stream_map, rejected)."
+            )
+        return found
+
+    def destinations(self) -> str:
+        """Where the run's contacts went, by list name, and where its rejected records are listed."""
+        report = self.report
+        went = [
+            f"{n} to list {self.router.describe(i)}" if i else f"{n} to no list"
+            for i, n in sorted(report.per_list.items())
+        ]
+        text = "Contacts exported: " + ("; ".join(went) if went else "none") + "."
+        rejected = sum(report.rejected.values())
+        if rejected and report.path is not None:
+            text += f" {rejected} records rejected, listed in {report.path} under run_id {report.run_id}."
+        elif rejected:
+            text += f" {rejected} records rejected (set rejected_records_path to list them)."
+        return text
+
     def summary(self) -> dict[str, Any]:
         """The run's figures, as logged at its end."""
         self.report.set("records_read", self.record_number)
@@ -245,13 +304,13 @@ def _check_stamp_field(registry: CustomFieldRegistry, name: str) -> None:
         )
 
 
-def _checked_list_id(client: SendGridClient | None, list_id: str) -> str:
-    """list_id, once SendGrid confirmed it exists (a dry run takes it on trust)."""
-    if client is not None:
-        try:
-            client.get_list(list_id)
-        except NotFound:
-            raise ConfigValidationError(
-                "list_id not found", errors=[f"No SendGrid list has the id {list_id!r} (list_id)."]
-            ) from None
-    return list_id
+def _checked_list_name(client: SendGridClient | None, list_id: str) -> str:
+    """The name of list ``list_id``, once SendGrid confirmed it exists (a dry run takes the id on trust)."""
+    if client is None:
+        return list_id
+    try:
+        return str(client.get_list(list_id).get("name") or list_id)
+    except NotFound:
+        raise ConfigValidationError(
+            "list_id not found", errors=[f"No SendGrid list has the id {list_id!r} (list_id)."]
+        ) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from target_sendgrid.batch import Batch
 from target_sendgrid.client import BadRequest, SendGridClient
@@ -27,10 +28,17 @@ class Delivery:
     """
 
     def __init__(
-        self, client: SendGridClient | None, report: RunReport, *, job_timeout: float, max_job_attempts: int
+        self,
+        client: SendGridClient | None,
+        report: RunReport,
+        *,
+        job_timeout: float,
+        max_job_attempts: int,
+        describe: Callable[[tuple[str, ...]], str] = lambda ids: str(list(ids)),
     ) -> None:
         self.client = client
         self.report = report
+        self.describe = describe  # list ids as messages name them
         self.job_timeout = job_timeout
         self.max_job_attempts = max_job_attempts
 
@@ -41,6 +49,7 @@ class Delivery:
             return
         if self.client is None:
             self.report.count("exported", len(batch.contacts))
+            self.report.count_lists(batch.list_ids, len(batch.contacts))
             return
         chunks: list[list[str]] = [list(batch.contacts)]
         while chunks:
@@ -87,6 +96,8 @@ class Delivery:
         client = self.client
         assert client is not None
         body = batch.body(emails)
+        logger.info("Sending %d contacts to %s", len(emails), self.describe(batch.list_ids))
+        self.report.count("sent", len(emails))
         job, submissions = client.run_job(
             lambda: client.upsert(body),
             self.job_timeout,
@@ -101,6 +112,7 @@ class Delivery:
         self.report.count("created", int(results.get("created_count") or 0))
         self.report.count("updated", int(results.get("updated_count") or 0))
         self.report.count("exported", len(emails) - errored)
+        self.report.count_lists(batch.list_ids, len(emails) - errored)
         if errored:
             self._report_job_errors(batch, emails, job, errored)
 

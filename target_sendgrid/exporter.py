@@ -45,10 +45,13 @@ class Exporter:
         max_contacts: int = 0,
         track_members: bool = False,
         checkpoint: Callable[[], None] = lambda: None,
+        describe: Callable[[tuple[str, ...]], str] = lambda ids: str(list(ids)),
     ) -> None:
         self.report = report
         self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
-        self.delivery = Delivery(client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts)
+        self.delivery = Delivery(
+            client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts, describe=describe
+        )
         self.watermark = StateWatermark(write_state)
         self.batch_size = min(batch_size, MAX_BATCH_CONTACTS)
         self.max_request_bytes = max_request_bytes
@@ -124,6 +127,11 @@ class Exporter:
         """Send the other open batches that hold ``email`` and are ``related`` to ``key``, keeping order."""
         for other in [k for k, b in self._open.items() if k != key and email in b.contacts and related(k)]:
             self._submit(other)
+
+    def running(self) -> int:
+        """Batches being delivered now (their requests sent or their jobs followed)."""
+        with self._lock:
+            return sum(1 for b in self._in_flight if b.started)
 
     def mark_processed(self, number: int) -> None:
         """Record ``number`` and all before it have been handed over (filtered, rejected or queued)."""

@@ -27,6 +27,18 @@ class ListRouter:
         self.segment_lists = {normalise(k): v for k, v in segment_lists.items()}
         self.segments_selected = segments_selected
         self.all_lists = tuple(sorted({*self.segment_lists.values(), *([default_list] if default_list else [])}))
+        self.names: dict[str, str] = {}  # list id -> name, for messages
+
+    def describe(self, list_id: str) -> str:
+        """A list as a message names it: 'name' (id)."""
+        name = self.names.get(list_id)
+        return f"'{name}' ({list_id})" if name and name != list_id else list_id
+
+    def describe_all(self, list_ids: tuple[str, ...]) -> str:
+        """Lists as a message names them."""
+        if not list_ids:
+            return "no list"
+        return ("list " if len(list_ids) == 1 else "lists ") + ", ".join(map(self.describe, list_ids))
 
     def member_lists(self, selected: Iterable[str] | None, declared: set[str]) -> tuple[str, ...]:
         """The lists a record belongs to: ``selected`` are its selected segments (None: filtered out)."""
@@ -41,25 +53,26 @@ class ListRouter:
         return tuple(sorted(lists))  # type: ignore[arg-type]
 
     @staticmethod
-    def resolve(client: SendGridClient | None, values: Iterable[str]) -> dict[str, str]:
-        """Each list id or name -> list id; names not found are created."""
+    def resolve(client: SendGridClient | None, values: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Each list id or name -> list id (names not found are created), and each list id -> its name."""
         wanted = set(values)
         if client is None:
-            return {v: v for v in wanted}  # a dry run sends nothing: names stand in for ids
-        by_id, by_name = {}, {}
+            return {v: v for v in wanted}, {v: v for v in wanted}  # a dry run sends nothing: names stand in for ids
+        name_of, by_name = {}, {}
         if wanted:
             for found in client.lists():
-                by_id[found["id"]] = found["id"]
+                name_of[found["id"]] = found["name"]
                 by_name.setdefault(found["name"], found["id"])
         resolved = {}
         for value in wanted:
-            if value in by_id or value in by_name:
-                resolved[value] = by_id.get(value) or by_name[value]
-                logger.info("Found list '%s' (%s)", value, resolved[value])
+            if value in name_of or value in by_name:
+                resolved[value] = value if value in name_of else by_name[value]
+                logger.info("Found list '%s' (%s)", name_of[resolved[value]], resolved[value])
             else:
                 resolved[value] = by_name[value] = client.create_list(value)  # the lists were just read
+                name_of[resolved[value]] = value
                 logger.info("Created list '%s' (%s)", value, resolved[value])
-        return resolved
+        return resolved, {i: name_of[i] for i in resolved.values()}
 
 
 def remove_from_list(client: SendGridClient, list_id: str, ids: list[str], timeout: float, attempts: int) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Callable, Iterable, Iterator
 
-from singer_sdk.contrib.msgspec import MsgSpecReader
+import msgspec
+from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
 from singer_sdk.exceptions import (
     InvalidInputLine,
     InvalidRecord,
@@ -33,10 +34,16 @@ class SingerInputReader(MsgSpecReader):
     _message: dict | None = None
 
     def deserialize_json(self, line: str) -> dict:
-        """Parse one line, counting it."""
+        """Parse one line, counting it; a bad line is named by its number and the error's position, never its text."""
         self.line_number += 1
         self._message = None
-        self._message = super().deserialize_json(line)
+        try:
+            # The SDK's decoder, without its handling: it logs the raw line and puts it in the error,
+            # and input lines hold personal data.
+            self._message = decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            hint = " The input must be Singer messages, one JSON object a line." if self.line_number == 1 else ""
+            raise InvalidInputLine(f"not valid JSON ({exc}).{hint}") from None
         return self._message
 
     def process_lines(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +27,44 @@ class RecordRef:
     number: int  # the record's position among the RECORD messages of the input
     key_names: tuple[str, ...] = ()
     key_values: tuple[Any, ...] = ()
+    email_keys: tuple[str, ...] = ()  # key properties that hold the email: written hashed
 
     @property
     def key(self) -> dict[str, Any]:
         """The record's key properties and their values."""
         return dict(zip(self.key_names, self.key_values, strict=True))
 
+    def safe_key(self) -> tuple[dict[str, Any], list[str]]:
+        """The key as the rejected-records file shows it, and the names whose values are hashed.
+
+        An email (the stream's email property, or any value with an ``@``) becomes
+        ``sha256:<hex>`` of its trimmed, lower-cased text: stable, so a user can find a record
+        by hashing the address, and never the address itself.
+        """
+        key, hashed = {}, []
+        for name, value in zip(self.key_names, self.key_values, strict=True):
+            if value is not None and (name in self.email_keys or (isinstance(value, str) and "@" in value)):
+                key[name] = "sha256:" + hashlib.sha256(str(value).strip().lower().encode()).hexdigest()
+                hashed.append(name)
+            else:
+                key[name] = value
+        return key, hashed
+
 
 class RunReport:
-    """Thread-safe tallies of a run, and the rejected-records file (JSON Lines)."""
+    """Thread-safe tallies of a run, and the rejected-records file (JSON Lines).
+
+    The file is appended to across runs; each line carries the ``run_id`` of its run, which
+    the run's log names. It is created readable by its owner only (0600).
+    """
 
     def __init__(self, rejected_records_path: str | None = None) -> None:
         self.started = time.monotonic()
+        self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        self.per_list: Counter[str] = Counter()  # list id ("" for none) -> contacts exported to it
         self._path = Path(rejected_records_path) if rejected_records_path else None
         self._file: IO[bytes] | None = None
 
@@ -47,6 +73,12 @@ class RunReport:
         if n:
             with self._lock:
                 self.counts[name] += n
+
+    def count_lists(self, list_ids: tuple[str, ...], n: int) -> None:
+        """Add ``n`` contacts exported to each of ``list_ids`` (none: into no list)."""
+        with self._lock:
+            for list_id in list_ids or ("",):
+                self.per_list[list_id] += n
 
     def set(self, name: str, n: int) -> None:
         """Set a tally outright (records_read, known only to the reader)."""
@@ -61,12 +93,24 @@ class RunReport:
                 return
             if self._file is None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self._path.open("ab")
-            line = {"stream": ref.stream, "record_number": ref.number, "key": ref.key, "reason": reason}
+                fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.fchmod(fd, 0o600)  # also when an earlier tool created it readable by others
+                self._file = os.fdopen(fd, "ab")
+            key, hashed = ref.safe_key()
+            line: dict[str, Any] = {"run_id": self.run_id, "stream": ref.stream, "record_number": ref.number}
+            line["key"] = key
+            if hashed:
+                line["key_hashed"] = hashed
+            line["reason"] = reason
             if detail:
                 line["detail"] = detail
             self._file.write(msgspec.json.encode(line, enc_hook=str) + b"\n")
             self._file.flush()
+
+    @property
+    def path(self) -> Path | None:
+        """The rejected-records file, if one is configured."""
+        return self._path
 
     def close(self) -> None:
         """Close the rejected-records file."""

@@ -23,9 +23,17 @@ class SegmentFilter:
     surrounding spaces and case. With no segments selected, every record is kept.
     """
 
+    MAX_SEEN = 200  # segment names remembered for the warning about names that matched nothing
+
     def __init__(self, segments: Iterable[str] | None, segment_property: str = "segments") -> None:
         self.selected = {normalise(s): s for s in segments or ()}
         self.segment_property = segment_property
+        self.matched: set[str] = set()  # selected segments (as configured) that some record belongs to
+        self.seen: set[str] = set()  # segment names records declared (normalised), up to MAX_SEEN
+
+    def unmatched(self) -> list[str]:
+        """The selected segments no record belonged to."""
+        return sorted(set(self.selected.values()) - self.matched)
 
     @property
     def keeps_everything(self) -> bool:
@@ -48,6 +56,9 @@ class SegmentFilter:
         if self.keeps_everything:
             return []
         names = self.record_segments(record)
+        if len(self.seen) < self.MAX_SEEN:
+            self.seen.update(names)
         names.add(normalise(stream_name))
         found = [original for norm, original in self.selected.items() if norm in names]
+        self.matched.update(found)
         return found or None

@@ -146,9 +146,16 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "data_privacy_consent",
         th.BooleanType,
-        default=False,
+        required=True,
         description="Must be true: exporting sends personal data outside your warehouse's compliance "
         "boundary, to SendGrid. Without it the target refuses to start.",
+    ),
+    th.Property(
+        "allow_no_list",
+        th.BooleanType,
+        default=False,
+        description="Upsert contacts into no list when none of list_id, list_name and segment_lists is set. "
+        "Off: such a run is refused at start, since its contacts would land only in All Contacts.",
     ),
     th.Property(
         "rejected_records_path",
@@ -195,6 +202,13 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         description="Upserts whose import jobs may run at SendGrid at once, while the next batch is built.",
     ),
     th.Property(
+        "progress_interval_seconds",
+        th.NumberType(minimum=0),
+        default=30,
+        description="Seconds between progress lines (records read, contacts sent, jobs finished and running, "
+        "elapsed) while the run is under way; 0 turns them off.",
+    ),
+    th.Property(
         "shutdown_timeout_seconds",
         th.NumberType(minimum=0),
         default=300,
@@ -217,6 +231,15 @@ def check(config: dict[str, Any]) -> None:
     if config.get("list_id") and config.get("list_name"):
         raise ConfigValidationError(
             "list_id and list_name are both set", errors=["Set list_id or list_name, not both."]
+        )
+    has_list = config.get("list_id") or config.get("list_name") or config.get("segment_lists")
+    if not has_list and not config.get("allow_no_list"):
+        raise ConfigValidationError(
+            "no list configured",
+            errors=[
+                "No list is configured: set list_id, list_name or segment_lists, or set allow_no_list: true "
+                "to upsert contacts into no list (they appear only in All Contacts)."
+            ],
         )
     try:
         check_url(config.get("api_url", "https://api.sendgrid.com"))

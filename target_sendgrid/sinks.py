@@ -40,15 +40,28 @@ class SendGridSink(Sink):
         self.mapper = ContactMapper(mapping, self.context.custom_fields.for_stream(properties))
         self.email_property = mapping.get("email")
         self.has_email = self.email_property in properties
+        self._email_keys = tuple(k for k in self._key_names if k == self.email_property)
+        shown = _names(properties)
         if not self.has_email:
             self.logger.warning(
                 "Stream '%s' has no %s property for the contact email; its records will be rejected "
-                "(reason 'no email property'). Map one with field_mapping.email.",
+                "(reason 'no email property'). Map one with field_mapping.email. The stream's properties: %s",
                 stream_name,
                 f"'{self.email_property}'" if self.email_property else "email-like",
+                shown,
             )
         else:
             self.logger.info("Stream '%s' maps SendGrid fields to properties: %s", stream_name, mapping)
+        wanted = {**mapping, **(self.config.get("custom_field_mapping") or {})}
+        absent = {field: prop for field, prop in wanted.items() if prop not in properties and field != "email"}
+        if absent:
+            self.logger.warning(
+                "Stream '%s' has no property %s named in the mapping (field: property); those fields are left "
+                "unchanged in SendGrid. The stream's properties: %s",
+                stream_name,
+                absent,
+                shown,
+            )
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """A compiled validator; the SDK's own if the schema defeats the compiler."""
@@ -88,7 +101,11 @@ class SendGridSink(Sink):
             run.report.count("filtered_segment")
             return
         ref = RecordRef(
-            self.stream_name, run.record_number, self._key_names, tuple(record.get(k) for k in self._key_names)
+            self.stream_name,
+            run.record_number,
+            self._key_names,
+            tuple(record.get(k) for k in self._key_names),
+            self._email_keys,
         )
         if not self.has_email:
             run.report.reject(ref, "no email property")
@@ -124,3 +141,9 @@ class SendGridSink(Sink):
 
     def process_batch(self, context: dict) -> None:
         """Nothing to do: see the class docstring."""
+
+
+def _names(properties: t.Mapping[str, t.Any], most: int = 50) -> str:
+    """A stream's property names for a message, the first ``most`` of them."""
+    names = sorted(properties)
+    return ", ".join(names[:most]) + (f", ... ({len(names) - most} more)" if len(names) > most else "")

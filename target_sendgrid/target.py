@@ -13,6 +13,7 @@ import sys
 import typing as t
 from types import FrameType
 
+import click
 import msgspec
 from singer_sdk.helpers.capabilities import (
     TARGET_VALIDATE_RECORDS_CONFIG,
@@ -23,6 +24,7 @@ from singer_sdk.target_base import Target
 
 from target_sendgrid import settings
 from target_sendgrid.batchfiles import batch_records
+from target_sendgrid.cli import SendGridCommand, check_config_files
 from target_sendgrid.client import SendGridClient
 from target_sendgrid.context import ExportContext
 from target_sendgrid.exporter import Exporter, MaxContactsExceeded
@@ -72,6 +74,20 @@ class TargetSendGrid(Target):
         for name, schema in TARGET_VALIDATE_RECORDS_CONFIG["properties"].items():  # hard_delete is ours
             config_jsonschema["properties"].setdefault(name, schema)
         super(Target, cls).append_builtin_config(config_jsonschema)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, showing expected failures as one line (see cli.py)."""
+        command = super().get_singer_command()
+        # The SDK builds its SingerCommand with many arguments; SendGridCommand only adds a method.
+        command.__class__ = SendGridCommand
+        return command
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """Read --config files, naming a file that cannot be read (the SDK fails with a traceback)."""
+        check_config_files(value)
+        return super().cb_config(ctx, param, value)
 
     def get_sink_class(self, stream_name: str) -> type[SendGridSink]:
         """Every stream's sink, bound to this run's context."""
@@ -183,6 +199,8 @@ class TargetSendGrid(Target):
             self._log_summary("failed")
             raise
         super().process_endofpipe()
+        for warning in self.context.silent_results():
+            self.logger.warning("%s", warning)
         self._log_summary("finished")
 
     def _on_error(self, exc: BaseException) -> None:
@@ -197,9 +215,12 @@ class TargetSendGrid(Target):
         self._log_summary("failed")
 
     def _log_summary(self, outcome: str) -> None:
+        if self.context.progress is not None:
+            self.context.progress.stop()
         summary = self.context.summary()
         self.context.report.close()
         dry = " (dry run)" if self.context.dry_run else ""
+        self.logger.info("%s", self.context.destinations())
         self.logger.info("Export %s%s: %s", outcome, dry, json.dumps(summary))
 
 

@@ -65,22 +65,22 @@ def convert(value: Any, field_type: str) -> tuple[Any, bool]:
 
 def _number(value: Any) -> int | float | Decimal:
     if isinstance(value, bool):
-        raise Unconvertible(f"{value!r} is not a number")
+        raise Unconvertible(f"{_kind(value)} is not a number")
     if isinstance(value, (int, float)):
         number = value
     elif isinstance(value, Decimal):  # how the SDK's reader gives every fraction: keep its digits
         if not value.is_finite():
-            raise Unconvertible(f"{value!r} is not a finite number")
+            raise Unconvertible(f"{_kind(value)} is not a finite number")
         return value
     else:
         try:
             number = float(str(value).strip())
         except ValueError:
-            raise Unconvertible(f"{value!r} is not a number") from None
+            raise Unconvertible(f"{_kind(value)} is not a number") from None
         if number.is_integer() and "." not in str(value) and "e" not in str(value).lower():
             number = int(number)
     if isinstance(number, float) and not math.isfinite(number):
-        raise Unconvertible(f"{value!r} is not a finite number")
+        raise Unconvertible(f"{_kind(value)} is not a finite number")
     return number
 
 
@@ -95,13 +95,20 @@ def _date(value: Any) -> str:
         try:
             return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
         except (OverflowError, OSError, ValueError):
-            raise Unconvertible(f"{value!r} is not an epoch time") from None
+            raise Unconvertible(f"{_kind(value)} is not an epoch time") from None
     if isinstance(value, str):
         text = value.strip()
         try:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise Unconvertible(f"{value!r} is not an ISO-8601 date") from None
+            raise Unconvertible(f"{_kind(value)} is not an ISO-8601 date") from None
         # A bare date stays a date; a date-time keeps its time and offset.
         return text if len(text) == 10 else parsed.isoformat().replace("+00:00", "Z")
-    raise Unconvertible(f"{value!r} is not a date")
+    raise Unconvertible(f"{_kind(value)} is not a date")
+
+
+def _kind(value: Any) -> str:
+    """A value described without its content (it may be personal data): its type, and its length if text."""
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    return f"a {type(value).__name__} value"

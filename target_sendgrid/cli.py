@@ -1,0 +1,54 @@
+"""The command line: config files checked with a clear message, expected failures shown without a traceback.
+
+The SDK logs every uncaught exception with its traceback, and a config file that is not JSON
+fails deep in its loader without naming the file. A user's mistake (a wrong key, a config file
+that is not JSON, a CSV piped in) deserves one line saying what to fix; a traceback is for bugs,
+and for anyone who asks for it with ``TARGET_SENDGRID_LOGLEVEL=DEBUG``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import TracebackType
+
+import click
+from singer_sdk.plugin_base import SingerCommand
+
+from target_sendgrid.client import SendGridError
+from target_sendgrid.delivery import ExportError
+from target_sendgrid.mirror import MirrorStopped
+from target_sendgrid.reader import INPUT_ERRORS
+
+# Failures that come from the input, the settings or SendGrid's answers, never from a bug here.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (SendGridError, ExportError, MirrorStopped, *INPUT_ERRORS)
+
+
+class SendGridCommand(SingerCommand):
+    """The SDK's command, with expected failures logged as one line (the traceback at DEBUG)."""
+
+    def excepthook(
+        self, exc_type: type[BaseException], exc_value: BaseException, exc_traceback: TracebackType | None
+    ) -> None:
+        """Log an expected failure as its message alone; anything else as the SDK does."""
+        if not issubclass(exc_type, EXPECTED_ERRORS):
+            super().excepthook(exc_type, exc_value, exc_traceback)
+            return
+        self.logger.error("%s", exc_value)
+        self.logger.debug("Where it failed:", exc_info=(exc_type, exc_value, exc_traceback))
+
+
+def check_config_files(paths: tuple[str, ...]) -> None:
+    """Raise click.BadParameter naming the file when a --config file cannot be read or is not a JSON object."""
+    for path in paths:
+        if path == "ENV":
+            continue
+        try:
+            value = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise click.BadParameter(f"config file {path}: {exc.strerror}") from None
+        except ValueError as exc:  # the position only: a config file holds the key
+            where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "its text"
+            raise click.BadParameter(f"config file {path} is not valid JSON (at {where}).") from None
+        if not isinstance(value, dict):
+            raise click.BadParameter(f"config file {path} must hold a JSON object of settings.")
