@@ -16,8 +16,9 @@ import yaml
 
 from target_sendgrid.emulator import SendGridEmulator
 from target_sendgrid.mapping import Rejected, normalise_email
+from target_sendgrid.sample import profiles
 
-from .conftest import API_KEY, run_target, target_config
+from .conftest import API_KEY, run_target, singer_lines, target_config
 
 ROOT = Path(__file__).parent.parent
 
@@ -139,3 +140,36 @@ def test_the_readme_meltano_walkthrough_works_literally(tmp_path: Path) -> None:
     assert loader["config"]["segments"] == ["vip"]
     [finished] = re.findall(r"Export finished: (\{.*\})", err)
     assert json.loads(finished)["exported"] == len(sample_segment_emails({"vip"}))
+
+
+def test_three_pipelines_at_once_share_the_rate_limit_and_each_list_is_exact(tmp_path: Path) -> None:
+    # "Running many pipelines" in the README: one account, one shared rate limit, a list per pipeline.
+    segments = ["vip", "newsletter", "dormant"]
+    input_path = tmp_path / "profiles.singer"
+    input_path.write_text("".join(singer_lines(900, state_every=100)))
+    with SendGridEmulator(API_KEY, job_delay=0.2, rate_limit=4, rate_window=1.0) as emulator:
+        running = []
+        for segment in segments:
+            config_path = tmp_path / f"{segment}.json"
+            config = target_config(emulator, list_id=None, list_name=f"Segment {segment}", segments=[segment])
+            config_path.write_text(json.dumps({**config, "batch_size": 100}))
+            running.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "target_sendgrid.target", "--config", str(config_path)],
+                    stdin=input_path.open(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        errors = [p.communicate(timeout=600)[1] for p in running]
+        assert [p.returncode for p in running] == [0, 0, 0], "\n".join(e[-2000:] for e in errors)
+        for segment in segments:
+            [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == f"Segment {segment}"]
+            expected = set()
+            for record in profiles(900):
+                if segment in (record["segments"] or []):
+                    with contextlib.suppress(Rejected):
+                        expected.add(normalise_email(record["email"]))
+            assert emulator.list_emails(list_id) == expected
+        assert any(r["status"] == 429 for r in emulator.requests_made()), "the shared limit was never reached"
