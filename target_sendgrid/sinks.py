@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk.exceptions import InvalidJSONSchema
+from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from singer_sdk.target_base import Target
@@ -72,6 +72,18 @@ class SendGridSink(Sink):
         except InvalidJSONSchema:
             self.logger.info("Stream '%s': schema not compilable, using the SDK's validator", self.stream_name)
             return super().get_validator()
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        # The SDK logs each invalid record with a traceback before raising it; the reader names the
+        # failing line once (reader.py). Timestamps are not parsed here (see below).
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                if self.fail_on_record_validation_exception:
+                    raise
+                self.logger.warning("Record %d of stream '%s': %s", self.context.record_number, self.stream_name, exc)
+        return record
 
     def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: t.Any) -> None:
         # Contacts are text and custom values are converted from the raw strings, so the

@@ -157,3 +157,11 @@ def test_settings_come_from_the_environment_with_config_env(emulator: SendGridEm
         env={**os.environ, "TARGET_SENDGRID_API_KEY": API_KEY},
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_record_that_does_not_match_its_schema_is_one_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli(target_config(emulator), "record_not_matching_schema.singer", tmp_path)
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
+    assert errors == [errors[0]] and "Input line 6 (stream 'customers')" in errors[0]
+    assert "data.customer_id must be integer" in errors[0] and "Traceback" not in run.stderr
