@@ -20,14 +20,14 @@ from target_sendgrid.customfields import CustomField, CustomFieldRegistry
 from target_sendgrid.exporter import Exporter
 from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT
 from target_sendgrid.lists import ListRouter
-from target_sendgrid.mirror import MirrorStopped, mirror_exported, mirror_version
+from target_sendgrid.mirror import MirrorMode
 from target_sendgrid.progress import Progress
 from target_sendgrid.report import RunReport
 from target_sendgrid.segments import SegmentFilter
 from target_sendgrid.settings import DEFAULT_MAX_REQUEST_BYTES
-from target_sendgrid.versions import TableVersions
+from target_sendgrid.unchanged import SendGridCopy, read_copy
 
-logger = logging.getLogger("target-sendgrid.mirror")
+logger = logging.getLogger("target-sendgrid.context")
 
 
 @dataclass
@@ -43,14 +43,14 @@ class ExportContext:
     exporter: Exporter
     hard_delete: bool
     remove_non_members: bool
-    mirror: bool
+    mirror: MirrorMode | None  # sync_mode mirror
     dry_run: bool
-    versions: TableVersions | None = None  # mirror mode: table versions seen, and when they complete
     record_number: int = 0  # RECORD messages read so far
     record_reached_sink: bool = False  # whether the current record got past the stream maps
-    record_version: Any = None  # the current record's table version (mirror mode only)
-    _stamp: CustomField | None = field(default=None, repr=False)
     progress: Progress | None = None
+    skip_unchanged: bool = False
+    _copy: SendGridCopy | None = field(default=None, repr=False)  # SendGrid's copy of the target lists
+    _copy_read: bool = field(default=False, repr=False)
 
     @classmethod
     def start(
@@ -80,7 +80,7 @@ class ExportContext:
                 "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]
             )
         if is_mirror:
-            _check_stamp_field(custom_fields, config.get("mirror_version_field", "singer_table_version"))
+            MirrorMode.check_stamp_field(config, custom_fields)
         exporter = Exporter(
             client,
             report,
@@ -95,8 +95,6 @@ class ExportContext:
             checkpoint=checkpoint,
             describe=router.describe_all,
         )
-        if is_mirror:  # until the input shows table versions, the whole run is one sync
-            exporter.hold_state(True)
         context = cls(
             config=config,
             client=client,
@@ -107,9 +105,9 @@ class ExportContext:
             exporter=exporter,
             hard_delete=config.get("hard_delete", True) is not False,
             remove_non_members=bool(config.get("remove_non_members")),
-            mirror=is_mirror,
+            mirror=MirrorMode(config, client, router, report, exporter, custom_fields) if is_mirror else None,
             dry_run=dry_run,
-            versions=TableVersions(bool(config.get("mirror_close_at_end_of_input"))) if is_mirror else None,
+            skip_unchanged=bool(config.get("skip_unchanged")) and client is not None,
         )
         context.progress = Progress(context.progress_line, float(config.get("progress_interval_seconds", 30)))
         context.progress.start()
@@ -124,95 +122,40 @@ class ExportContext:
             f"{self.exporter.running()} running, {elapsed:.0f} s elapsed"
         )
 
-    # --- mirror mode with table versions (see versions.py and mirror.py) -----------------
+    # --- skip_unchanged (see unchanged.py) -------------------------------------------------
 
-    def note_record(self, stream: str, version: Any) -> None:
-        """A RECORD's table version (mirror mode): its contact will carry the stamp."""
-        self.record_version = version
-        if version is not None and self.versions is not None and self.versions.record(stream, version):
-            self._hold_state()
+    def sendgrid_copy(
+        self, stream: str, fields: tuple[str, ...], custom: tuple[CustomField, ...]
+    ) -> SendGridCopy | None:
+        """SendGrid's copy of the target lists to judge this stream's contacts by; None: send them all.
 
-    def stamp(self, contact: dict[str, Any]) -> None:
-        """Stamp a contact bound for the run's lists with its record's table version."""
-        if self._stamp is None:
-            name = self.config.get("mirror_version_field", "singer_table_version")
-            self._stamp = self.custom_fields.ensure(name, "Number")
-        contact.setdefault("custom_fields", {})[self._stamp.id] = self.record_version
-
-    def activate_version(self, stream: str, version: Any) -> bool:
-        """An ACTIVATE_VERSION; False when mirror mode is off (nothing to do)."""
-        if self.versions is None:
-            return False
-        complete = self.versions.activate(stream, version)
-        if complete is not None:
-            self.exporter.settle()  # the stamps are in SendGrid before the lists are judged
-            self._remove_older(stream, complete, "its ACTIVATE_VERSION followed its records")
-        else:
-            logger.info("Stream '%s': table version %s announced", stream, version)
-        self._hold_state()
-        return True
-
-    def _hold_state(self) -> None:
-        versions = self.versions
-        assert versions is not None
-        self.exporter.hold_state(not versions.versioned_streams or versions.holds_state())
-
-    def _remove_older(self, stream: str, version: Any, why: str) -> None:
-        assert self.versions is not None
-        others = sorted(self.versions.versioned_streams - {stream})
-        if others:
-            raise MirrorStopped(
-                f"Table version {version} of stream '{stream}' is complete, but this run also read versions of "
-                f"{others}. Versioned mirroring removes from every list the run manages, so it takes one versioned "
-                "stream per run: run each stream in its own pipeline with its own lists. Nothing was removed."
+        Read once, at the first stream, for the fields it maps; a stream that maps other fields
+        has every contact sent.
+        """
+        if not self.skip_unchanged:
+            return None
+        if self.mirror is not None and self.mirror.versioned:  # the stamp is a value to compare too
+            custom = (*custom, self.mirror.stamp_field())
+        if not self._copy_read:
+            self._copy_read = True
+            assert self.client is not None
+            timeout = float(self.config.get("skip_unchanged_timeout_seconds", 900))
+            self._copy = read_copy(self.client, self.router, fields, custom, timeout)
+        copy = self._copy
+        if copy is not None and (copy.fields, copy.custom) != (fields, custom):
+            logger.warning(
+                "skip_unchanged: stream '%s' maps other fields than the first stream; each of its contacts is sent",
+                stream,
             )
-        logger.info("Stream '%s': table version %s complete (%s)", stream, version, why)
-        if self.client is None:
-            return
-        removed = mirror_version(
-            self.client,
-            self.router.all_lists,
-            self.config.get("mirror_version_field", "singer_table_version"),
-            version,
-            self.config.get("mirror_max_removal_fraction", 0.5),
-            self.config.get("job_timeout_seconds", 3600),
-            self.config.get("max_job_attempts", 5),
-        )
-        self.report.count("removed", sum(removed.values()))
+            return None
+        return copy
 
     def finish(self) -> None:
         """Send the rest and wait for every job, mirror the lists if asked, then write the last STATE."""
         self.exporter.settle()
-        if self.versions is not None:
-            self._finish_mirror(self.versions)
-            self.exporter.hold_state(False)  # the removals are done: the last STATE may go
+        if self.mirror is not None:
+            self.mirror.finish()
         self.exporter.close()
-
-    def _finish_mirror(self, versions: TableVersions) -> None:
-        if versions.versioned_streams or versions.open:
-            complete, left_open = versions.at_end()
-            for stream, version in complete:
-                self._remove_older(stream, version, "the input ended")
-            for stream, version in left_open:
-                logger.warning(
-                    "Stream '%s': table version %s was not completed by an ACTIVATE_VERSION after its records, so no "
-                    "member was removed for it. A tap that sends ACTIVATE_VERSION only before its records (singer-sdk "
-                    "taps) needs mirror_close_at_end_of_input: true.",
-                    stream,
-                    version,
-                )
-            return
-        if self.client is None:
-            return
-        exported = self.exporter.members or {}
-        removed = mirror_exported(
-            self.client,
-            {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
-            self.config.get("mirror_max_removal_fraction", 0.5),
-            self.config.get("job_timeout_seconds", 3600),
-            self.config.get("max_job_attempts", 5),
-        )
-        self.report.count("removed", sum(removed.values()))
 
     def silent_results(self) -> list[str]:
         """What a finished run did not do that its user likely expected: each cause, named."""
@@ -289,19 +232,6 @@ def _custom_fields(config: dict[str, Any], client: SendGridClient | None) -> Cus
             ],
         )
     return registry
-
-
-def _check_stamp_field(registry: CustomFieldRegistry, name: str) -> None:
-    """The stamp field, if the account has it, must be a Number: a Text stamp would fail every upsert."""
-    existing = registry.by_name.get(name.lower())
-    if existing is not None and existing["field_type"] != "Number":
-        raise ConfigValidationError(
-            "mirror_version_field is not a Number",
-            errors=[
-                f"mirror_version_field {name!r} is a {existing['field_type']} custom field in this account; "
-                "it must be a Number. Name another field (it is created if missing)."
-            ],
-        )
 
 
 def _checked_list_name(client: SendGridClient | None, list_id: str) -> str:

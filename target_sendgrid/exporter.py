@@ -107,6 +107,17 @@ class Exporter:
             for list_id in list_ids:
                 self.members.setdefault(list_id, set()).add(email)
 
+    def holds(self, email: str) -> bool:
+        """Whether a batch not yet finished holds this email (a later record of it must follow it)."""
+        with self._lock:
+            return email in self._emails_in_flight or any(email in b.contacts for b in self._open.values())
+
+    def note_members(self, email: str, list_ids: tuple[str, ...]) -> None:
+        """An unchanged contact, not sent: still a member of these lists for mirror mode."""
+        if self.members is not None:
+            for list_id in list_ids:
+                self.members.setdefault(list_id, set()).add(email)
+
     def remove(self, email: str, list_id: str, ref: RecordRef) -> None:
         """Queue the removal of a contact from a list (the contact itself stays)."""
         self._raise_if_failed()

@@ -1,6 +1,8 @@
-"""Mirror mode's removals: which members leave each list, with a safety stop, and why.
+"""Mirror mode: when members leave the target lists, which ones, with a safety stop, and why.
 
-Two ways to tell a stale member, both judged against a contacts export of each list:
+:class:`MirrorMode` follows the run (table versions, stamps, STATE held back until removals
+are done); the functions below plan and make the removals. Two ways to tell a stale member,
+both judged against a contacts export of each list:
 
 - unversioned: the member was not exported to that list by this run, which read the whole table;
 - versioned: the member's stamp (the table version it was last exported with, a custom field)
@@ -17,14 +19,143 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from singer_sdk.exceptions import ConfigValidationError
+
 from target_sendgrid.client import SendGridClient
-from target_sendgrid.lists import remove_from_list
+from target_sendgrid.customfields import CustomField, CustomFieldRegistry
+from target_sendgrid.exporter import Exporter
+from target_sendgrid.lists import ListRouter, remove_from_list
+from target_sendgrid.report import RunReport
+from target_sendgrid.versions import TableVersions
 
 logger = logging.getLogger("target-sendgrid.mirror")
 
 
 class MirrorStopped(Exception):
     """Mirror mode would remove too much of a list, or cannot judge it: nothing was removed."""
+
+
+class MirrorMode:
+    """A mirror run: stamps contacts with their table version, and removes stale members when a sync completes.
+
+    Until the input shows table versions the whole run is one sync, so STATE is held back until
+    its removals are done (see ``watermark``).
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        client: SendGridClient | None,
+        router: ListRouter,
+        report: RunReport,
+        exporter: Exporter,
+        custom_fields: CustomFieldRegistry,
+    ) -> None:
+        self.config = config
+        self.client = client  # None: a dry run removes nothing
+        self.router = router
+        self.report = report
+        self.exporter = exporter
+        self.custom_fields = custom_fields
+        self.field = config.get("mirror_version_field", "singer_table_version")
+        self.versions = TableVersions(bool(config.get("mirror_close_at_end_of_input")))
+        self.record_version: Any = None  # the current record's table version
+        self._stamp: CustomField | None = None
+        exporter.hold_state(True)
+
+    @staticmethod
+    def check_stamp_field(config: dict[str, Any], registry: CustomFieldRegistry) -> None:
+        """The stamp field, if the account has it, must be a Number: a Text stamp would fail every upsert."""
+        name = config.get("mirror_version_field", "singer_table_version")
+        existing = registry.by_name.get(name.lower())
+        if existing is not None and existing["field_type"] != "Number":
+            raise ConfigValidationError(
+                "mirror_version_field is not a Number",
+                errors=[
+                    f"mirror_version_field {name!r} is a {existing['field_type']} custom field in this account; "
+                    "it must be a Number. Name another field (it is created if missing)."
+                ],
+            )
+
+    @property
+    def versioned(self) -> bool:
+        """Whether records of this run carry table versions (so far)."""
+        return bool(self.versions.versioned_streams)
+
+    def note_record(self, stream: str, version: Any) -> None:
+        """A RECORD's table version: its contact will carry the stamp."""
+        self.record_version = version
+        if version is not None and self.versions.record(stream, version):
+            self._hold_state()
+
+    def stamp(self, contact: dict[str, Any]) -> None:
+        """Stamp a contact bound for the run's lists with its record's table version."""
+        contact.setdefault("custom_fields", {})[self.stamp_field().id] = self.record_version
+
+    def stamp_field(self) -> CustomField:
+        """The stamp's custom field, created if the account lacks it."""
+        if self._stamp is None:
+            self._stamp = self.custom_fields.ensure(self.field, "Number")
+        return self._stamp
+
+    def activate_version(self, stream: str, version: Any) -> None:
+        """An ACTIVATE_VERSION: a completed version removes older members (STATE after it waits)."""
+        complete = self.versions.activate(stream, version)
+        if complete is not None:
+            self.exporter.settle()  # the stamps are in SendGrid before the lists are judged
+            self._remove_older(stream, complete, "its ACTIVATE_VERSION followed its records")
+        else:
+            logger.info("Stream '%s': table version %s announced", stream, version)
+        self._hold_state()
+
+    def finish(self) -> None:
+        """At the end of the input (every job finished): the last removals, then STATE may go."""
+        if self.versioned or self.versions.open:
+            complete, left_open = self.versions.at_end()
+            for stream, version in complete:
+                self._remove_older(stream, version, "the input ended")
+            for stream, version in left_open:
+                logger.warning(
+                    "Stream '%s': table version %s was not completed by an ACTIVATE_VERSION after its records, so no "
+                    "member was removed for it. A tap that sends ACTIVATE_VERSION only before its records (singer-sdk "
+                    "taps) needs mirror_close_at_end_of_input: true.",
+                    stream,
+                    version,
+                )
+        elif self.client is not None:
+            exported = self.exporter.members or {}
+            removed = mirror_exported(
+                self.client,
+                {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
+                *self._limits(),
+            )
+            self.report.count("removed", sum(removed.values()))
+        self.exporter.hold_state(False)  # the removals are done: the last STATE may go
+
+    def _hold_state(self) -> None:
+        self.exporter.hold_state(not self.versioned or self.versions.holds_state())
+
+    def _remove_older(self, stream: str, version: Any, why: str) -> None:
+        others = sorted(self.versions.versioned_streams - {stream})
+        if others:
+            raise MirrorStopped(
+                f"Table version {version} of stream '{stream}' is complete, but this run also read versions of "
+                f"{others}. Versioned mirroring removes from every list the run manages, so it takes one versioned "
+                "stream per run: run each stream in its own pipeline with its own lists. Nothing was removed."
+            )
+        logger.info("Stream '%s': table version %s complete (%s)", stream, version, why)
+        if self.client is None:
+            return
+        removed = mirror_version(self.client, self.router.all_lists, self.field, version, *self._limits())
+        self.report.count("removed", sum(removed.values()))
+
+    def _limits(self) -> tuple[float, float, int]:
+        config = self.config
+        return (
+            config.get("mirror_max_removal_fraction", 0.5),
+            config.get("job_timeout_seconds", 3600),
+            config.get("max_job_attempts", 5),
+        )
 
 
 def mirror_exported(

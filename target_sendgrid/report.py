@@ -126,6 +126,7 @@ class RunReport:
             return {
                 "records_read": c["records_read"],
                 ("would_export" if dry_run else "exported"): c["exported"],
+                "unchanged": c["unchanged"],
                 "created": c["created"],
                 "updated": c["updated"],
                 "merged_duplicates": c["superseded"],

@@ -103,6 +103,20 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "records completes it, since a tap failing mid-table still ends the input normally.",
     ),
     th.Property(
+        "skip_unchanged",
+        th.BooleanType,
+        default=False,
+        description="Read the target lists' current members at start (a contacts export) and send only contacts "
+        "whose mapped fields, custom values or list memberships differ. Pays on full-table runs into lists that "
+        "already hold most contacts; if the lists cannot be read, every contact is sent.",
+    ),
+    th.Property(
+        "skip_unchanged_timeout_seconds",
+        th.NumberType(minimum=1),
+        default=900,
+        description="Longest wait for the contacts export skip_unchanged reads; past it every contact is sent.",
+    ),
+    th.Property(
         "remove_non_members",
         th.BooleanType,
         default=False,

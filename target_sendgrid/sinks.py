@@ -52,6 +52,8 @@ class SendGridSink(Sink):
             )
         else:
             self.logger.info("Stream '%s' maps SendGrid fields to properties: %s", stream_name, mapping)
+        fields = tuple(f for f in mapping if f != "email" and mapping[f] in properties)
+        self._copy = self.context.sendgrid_copy(stream_name, fields, tuple(self.mapper.custom_fields))
         wanted = {**mapping, **(self.config.get("custom_field_mapping") or {})}
         absent = {field: prop for field, prop in wanted.items() if prop not in properties and field != "email"}
         if absent:
@@ -143,9 +145,15 @@ class SendGridSink(Sink):
         declared = run.segments.record_segments(record) if router.segment_lists else set()
         declared.add(normalise(self.stream_name))
         lists = router.member_lists(selected, declared)
-        if run.record_version is not None and lists:
-            run.stamp(contact)  # mirror mode with table versions: see versions.py
-        run.exporter.add(contact, lists, ref)
+        mirror = run.mirror
+        if mirror is not None and mirror.record_version is not None and lists:
+            mirror.stamp(contact)  # mirror mode with table versions: see versions.py
+        copy = self._copy
+        if copy is not None and copy.is_current(contact, lists) and not run.exporter.holds(contact["email"]):
+            run.report.count("unchanged")  # settled at once: nothing to send
+            run.exporter.note_members(contact["email"], lists)
+        else:
+            run.exporter.add(contact, lists, ref)
         if run.remove_non_members:
             for list_id in router.all_lists:
                 if list_id not in lists:

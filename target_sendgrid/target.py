@@ -155,7 +155,8 @@ class TargetSendGrid(Target):
         # a completed version removes older members (see versions.py); otherwise there is nothing to do.
         self._assert_line_requires(message_dict, requires={"stream", "version"})
         stream = message_dict["stream"]
-        if self.context.activate_version(stream, message_dict["version"]):
+        if self.context.mirror is not None:
+            self.context.mirror.activate_version(stream, message_dict["version"])
             return
         if stream not in self._versions_seen:
             self._versions_seen.add(stream)
@@ -169,8 +170,8 @@ class TargetSendGrid(Target):
         context = self.context
         context.record_number += 1
         context.record_reached_sink = False
-        if context.versions is not None:
-            context.note_record(message_dict["stream"], message_dict.get("version"))
+        if context.mirror is not None:
+            context.mirror.note_record(message_dict["stream"], message_dict.get("version"))
         super()._process_record_message(message_dict)
         if not context.record_reached_sink:
             context.report.count("filtered_map")  # a stream map's __filter__ dropped it

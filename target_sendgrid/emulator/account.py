@@ -112,6 +112,9 @@ class Account:
         # answers do; clients must then find the bad contacts themselves.
         self.itemised_errors = True
         self.job_delay = job_delay
+        # Seconds a job takes per 1,000 contacts, on top of job_delay: SendGrid's import jobs take
+        # longer the larger they are ("Import jobs", recorded: a one-contact upsert ~30 s pending).
+        self.job_seconds_per_1000 = 0.0
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.max_body_bytes = max_body_bytes
@@ -137,7 +140,9 @@ class Account:
         raise NotImplementedError
 
     def _enqueue(self, job_type: str, payload: dict) -> Job:
-        job = Job(id=str(uuid.uuid4()), job_type=job_type, due=time.monotonic() + self.job_delay, payload=payload)
+        size = len(payload.get("contacts") or payload.get("ids") or ())
+        due = time.monotonic() + self.job_delay + self.job_seconds_per_1000 * size / 1000
+        job = Job(id=str(uuid.uuid4()), job_type=job_type, due=due, payload=payload)
         self.jobs[job.id] = job
         self._queue.append(job)
         return job

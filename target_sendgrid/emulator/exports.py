@@ -45,6 +45,7 @@ class ExportVariants:
     json_keys: str = "lower"  # "lower" (assumed, as elsewhere in the API) or "upper" (as the CSV header)
     file_type: str | None = None  # None: as requested; "csv" or "json" forces one (a client must read both)
     split_bytes: int | None = None  # None: max_file_size MB as requested; a number splits smaller, for tests
+    fail: bool = False  # the export ends "failure" with a message (spec: status failure, message)
 
 
 class ExportsEndpoints(Account):
@@ -88,6 +89,8 @@ class ExportsEndpoints(Account):
             }
             if export["due"] > time.monotonic():
                 return 200, answer
+            if self.export_variants.fail:
+                return 200, {**answer, "status": "failure", "message": "export failed (emulated)"}
             if "files" not in export:  # the files are made once, when the export is ready
                 wanted = set(export["list_ids"])
                 rows = [self._public(c) for c in self.contacts.values() if not wanted or wanted & set(c["list_ids"])]

@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=3030, help="port; 0 picks a free one")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key clients must send")
     parser.add_argument("--job-delay", type=float, default=0.05, help="seconds before an import job runs")
+    parser.add_argument(
+        "--job-seconds-per-1000", type=float, default=0.0, help="seconds an import job takes per 1,000 contacts"
+    )
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per window on every endpoint")
     parser.add_argument("--rate-window", type=float, default=1.0, help="rate-limit window in seconds")
     parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="upsert body cap")
@@ -286,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         data_path=args.data,
         seed=args.seed,
     )
+    emulator.job_seconds_per_1000 = args.job_seconds_per_1000
     signal.signal(signal.SIGTERM, _interrupt)
     print(emulator.url, flush=True)
     try:

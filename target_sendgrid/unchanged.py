@@ -1,0 +1,143 @@
+"""skip_unchanged: send only contacts that differ from SendGrid's own copy of the target lists.
+
+At the first SCHEMA, the current members of each target list are read through a contacts
+export (one per list: membership is which export a row came from) and kept as one compact
+entry per member: a hash of its email -> a hash of its values for the fields the stream maps,
+plus a bit per target list it belongs to. About 100 bytes a member: ~100 MB per million.
+
+A record's contact is *unchanged* when its email's entry exists, its values hash the same,
+and it is already in every list it is bound for. Values are compared as SendGrid stores them:
+text trimmed, empty as absent, numbers by value, dates by day, alternate emails as a set.
+Python's ``hash`` is per process, which is all this needs: nothing is kept between runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from target_sendgrid.client import SendGridClient
+from target_sendgrid.customfields import CustomField
+from target_sendgrid.lists import ListRouter
+from target_sendgrid.shutdown import Interrupted
+
+logger = logging.getLogger("target-sendgrid.unchanged")
+
+MAX_LISTS = 32  # list memberships kept as bits beside the hash
+
+
+def read_copy(
+    client: SendGridClient,
+    router: ListRouter,
+    fields: tuple[str, ...],
+    custom: tuple[CustomField, ...],
+    timeout: float,
+) -> SendGridCopy | None:
+    """SendGrid's copy of the target lists; None (with a warning saying why) when it cannot be read."""
+    if not router.all_lists:
+        logger.warning("skip_unchanged needs a target list to compare with; every contact is sent")
+        return None
+    copy = SendGridCopy(fields, custom, router.all_lists)
+    try:
+        for list_id in router.all_lists:
+            read = copy.load(list_id, client.list_members(list_id, timeout))
+            logger.info("skip_unchanged: list %s has %d members", router.describe(list_id), read)
+    except Interrupted:
+        raise
+    except Exception as exc:  # failing to read costs only speed: everything is sent
+        logger.warning(
+            "skip_unchanged: could not read the target lists' current members (%s: %s); every contact is sent",
+            type(exc).__name__,
+            exc,
+        )
+        return None
+    return copy
+
+
+class SendGridCopy:
+    """The target lists' members as SendGrid has them: a fingerprint per member."""
+
+    def __init__(self, fields: tuple[str, ...], custom: tuple[CustomField, ...], list_ids: tuple[str, ...]) -> None:
+        self.fields = fields  # reserved fields the stream maps, email excepted
+        self.custom = custom  # custom fields the stream feeds (the mirror stamp included)
+        self.bits = {list_id: 1 << n for n, list_id in enumerate(list_ids[:MAX_LISTS])}
+        self.members: dict[int, int] = {}  # hash(email) -> value hash << MAX_LISTS | list bits
+
+    def load(self, list_id: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Take in one list's export rows; returns how many were read."""
+        bit = self.bits.get(list_id, 0)
+        read = 0
+        for row in rows:
+            email = row.get("email")
+            if not email:
+                continue
+            read += 1
+            key = hash(email)
+            values = self._row_hash(row)
+            known = self.members.get(key)
+            if known is not None and known >> MAX_LISTS == values:
+                self.members[key] = known | bit
+            else:
+                self.members[key] = values << MAX_LISTS | bit
+        return read
+
+    def is_current(self, contact: dict[str, Any], list_ids: tuple[str, ...]) -> bool:
+        """Whether SendGrid already has this contact, with these values, in all these lists."""
+        known = self.members.get(hash(contact["email"]))
+        if known is None or known >> MAX_LISTS != self._contact_hash(contact):
+            return False
+        wanted = 0
+        for list_id in list_ids:
+            bit = self.bits.get(list_id)
+            if bit is None:
+                return False  # a list past MAX_LISTS: membership unknown
+            wanted |= bit
+        return known & wanted == wanted
+
+    def _row_hash(self, row: dict[str, Any]) -> int:
+        custom = row.get("custom_fields")
+        by_name = {str(k).lower(): v for k, v in custom.items()} if isinstance(custom, dict) else row
+        values = [_normal(f, row.get(f)) for f in self.fields]
+        values += [_normal(c.field_type, by_name.get(c.name.lower())) for c in self.custom]
+        return hash(tuple(values)) & ((1 << 62) - 1)
+
+    def _contact_hash(self, contact: dict[str, Any]) -> int:
+        custom = contact.get("custom_fields") or {}
+        values = [_normal(f, contact.get(f)) for f in self.fields]
+        values += [_normal(c.field_type, custom.get(c.id)) for c in self.custom]
+        return hash(tuple(values)) & ((1 << 62) - 1)
+
+
+def _normal(kind: str, value: Any) -> Any:
+    """A value as SendGrid stores it, for comparison (kind: a reserved field or a custom field type)."""
+    if value is None or value == "" or value == []:
+        return None
+    if kind == "Number":
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return str(value).strip()
+        return number.normalize() if number.is_finite() else str(number)
+    if kind == "Date":
+        return _day(str(value).strip())
+    if kind == "alternate_emails":
+        items = value if isinstance(value, list) else str(value).split(",")
+        return tuple(sorted({str(i).strip().lower() for i in items if str(i).strip()})) or None
+    return str(value).strip() or None
+
+
+def _day(text: str) -> str:
+    """A date as YYYY-MM-DD, from ISO-8601 or MM/DD/YYYY (how SendGrid's UI writes dates)."""
+    for parse in (lambda t: dt.datetime.fromisoformat(t.replace("Z", "+00:00")), _us_date):
+        try:
+            return parse(text).date().isoformat()
+        except ValueError:
+            continue
+    return text
+
+
+def _us_date(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%m/%d/%Y")
