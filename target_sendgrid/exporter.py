@@ -72,12 +72,14 @@ class Exporter:
 
     def add(self, contact: dict[str, Any], list_ids: tuple[str, ...], ref: RecordRef) -> None:
         """Queue a contact for upsert to ``list_ids``; sends a batch when it is full."""
-        self._raise_if_failed()
+        if self._failure is not None:
+            raise self._failure
         email = contact["email"]
         key = ("upsert", list_ids)
         # An earlier record of this email queued for other lists (or its removal from one of
         # these) is sent first, and this batch will wait for it: the later record lands last.
-        self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
+        if len(self._open) > 1 or key not in self._open:  # another open batch may hold this email
+            self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
         batch = self._open.get(key)
         earlier = batch.remove(email) if batch else None
         if earlier is not None:
@@ -146,8 +148,8 @@ class Exporter:
 
     def mark_processed(self, number: int) -> None:
         """Record ``number`` and all before it have been handed over (filtered, rejected or queued)."""
-        with self._lock:
-            self.watermark.processed = number
+        # No lock: one int written by this thread; a worker reading the one before is only later to write STATE.
+        self.watermark.processed = number
 
     def add_state(self, state: dict) -> None:
         """A STATE message from the tap: written as soon as the records before it are settled."""

@@ -28,6 +28,7 @@ class ListRouter:
         self.segments_selected = segments_selected
         self.all_lists = tuple(sorted({*self.segment_lists.values(), *([default_list] if default_list else [])}))
         self.names: dict[str, str] = {}  # list id -> name, for messages
+        self._default_only: tuple[str, ...] = (default_list,) if default_list else ()
 
     def describe(self, list_id: str) -> str:
         """A list as a message names it: 'name' (id)."""
@@ -44,6 +45,8 @@ class ListRouter:
         """The lists a record belongs to: ``selected`` are its selected segments (None: filtered out)."""
         if selected is None:
             return ()
+        if not self.segment_lists:  # every member goes to the default list
+            return self._default_only
         if self.segments_selected:
             lists = {self.segment_lists.get(normalise(s), self.default_list) for s in selected}
         else:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, decoder
@@ -52,7 +53,7 @@ class SingerInputReader(MsgSpecReader):
         """Process every line; a failure is handed to ``on_error`` and raised."""
         lines = file_input or self.default_input
         try:
-            return super().process_lines(self._guarded(lines) if self.guard else lines, callbacks)  # type: ignore[arg-type]
+            return self._read(lines, callbacks)
         except Interrupted:
             raise  # the target stops the run itself
         except INPUT_ERRORS as exc:
@@ -65,21 +66,41 @@ class SingerInputReader(MsgSpecReader):
             self._report(exc)
             raise
 
-    def _guarded(self, lines: Iterable[str]) -> Iterator[str]:
-        """The input lines, read where a signal may stop the run at once (never mid-message)."""
-        guard = self.guard
-        assert guard is not None
+    @staticmethod
+    def assert_line_requires(line_dict: dict, requires: set[str]) -> None:
+        """Raise InvalidInputLine naming the missing keys (the SDK's message holds the whole line)."""
+        if isinstance(line_dict, dict) and requires.issubset(line_dict):
+            return
+        missing = sorted(requires - set(line_dict)) if isinstance(line_dict, dict) else sorted(requires)
+        raise InvalidInputLine(f"not a Singer message: no {', '.join(missing)} key")
+
+    def _read(self, lines: Iterable[str], callbacks: dict[str, Callable[[dict], None]]) -> t.Counter[str]:
+        # The SDK's loop (encoding/base.py, process_lines), with the signal guard inline: a signal
+        # may stop the run at once only while the next line is awaited, never mid-message.
+        # Written as one loop because it runs once per input line.
+        guard = self.guard or ShutdownGuard()
         source = iter(lines)
+        stats: Counter[str] = Counter()
         while True:
-            guard.check()
-            guard.safe_to_raise = True  # plain attribute writes: this runs once per input line
+            if guard.signum is not None:
+                raise Interrupted(guard.signum)
+            guard.safe_to_raise = True
             try:
                 line = next(source, None)
             finally:
                 guard.safe_to_raise = False
             if line is None:
-                return
-            yield line
+                return stats
+            self._current_message = line
+            message = self.deserialize_json(line)
+            record_type = message.get("type") if isinstance(message, dict) else None
+            if record_type is None:
+                self.assert_line_requires(message, requires={"type"})  # raises, naming the line
+            if callback := callbacks.get(record_type):  # type: ignore[arg-type]
+                callback(message)
+            else:
+                self._process_unknown_message(message)
+            stats[record_type] += 1  # type: ignore[index]
 
     def _report(self, exc: BaseException) -> None:
         if self.on_error is not None:

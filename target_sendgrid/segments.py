@@ -24,12 +24,14 @@ class SegmentFilter:
     """
 
     MAX_SEEN = 200  # segment names remembered for the warning about names that matched nothing
+    MAX_JUDGED = 10_000  # distinct segment values remembered with their verdict
 
     def __init__(self, segments: Iterable[str] | None, segment_property: str = "segments") -> None:
         self.selected = {normalise(s): s for s in segments or ()}
         self.segment_property = segment_property
         self.matched: set[str] = set()  # selected segments (as configured) that some record belongs to
         self.seen: set[str] = set()  # segment names records declared (normalised), up to MAX_SEEN
+        self._judged: dict[tuple[str, Any], list[str] | None] = {}
 
     def unmatched(self) -> list[str]:
         """The selected segments no record belonged to."""
@@ -53,8 +55,23 @@ class SegmentFilter:
 
         With no segments selected every record is kept, with an empty list.
         """
-        if self.keeps_everything:
+        if not self.selected:
             return []
+        value = record.get(self.segment_property)
+        # Records repeat a few segment values ("vip, newsletter"): each is judged once.
+        key = (stream_name, tuple(value) if isinstance(value, list) else value)
+        try:
+            return self._judged[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a list of objects): judged every time
+            return self._judge(record, stream_name)
+        found = self._judge(record, stream_name)
+        if len(self._judged) < self.MAX_JUDGED:
+            self._judged[key] = found
+        return found
+
+    def _judge(self, record: Mapping[str, Any], stream_name: str) -> list[str] | None:
         names = self.record_segments(record)
         if len(self.seen) < self.MAX_SEEN:
             self.seen.update(names)

@@ -15,6 +15,12 @@ from target_sendgrid.report import RecordRef
 from target_sendgrid.segments import normalise
 from target_sendgrid.validation import FastJSONSchemaValidator
 
+# The SDK's record metadata properties (sinks/core.py, _remove_sdc_metadata_from_record).
+_SDC_PROPERTIES = frozenset(
+    {"_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_deleted_at", "_sdc_sequence"}
+    | {"_sdc_table_version", "_sdc_sync_started_at"}
+)
+
 
 class SendGridSink(Sink):
     """Maps, filters and hands each record's contact to the run's exporter.
@@ -99,9 +105,11 @@ class SendGridSink(Sink):
         return 2**31
 
     def _remove_sdc_metadata_from_record(self, record: dict) -> None:
-        # The SDK strips the metadata before process_record; keep the one flag we act on.
+        # The SDK strips the metadata before process_record; keep the one flag we act on
+        # (and skip the seven pops for the records that carry none, almost all of them).
         self._deleted = record.get("_sdc_deleted_at") is not None
-        super()._remove_sdc_metadata_from_record(record)
+        if not _SDC_PROPERTIES.isdisjoint(record):
+            super()._remove_sdc_metadata_from_record(record)
 
     def process_record(self, record: dict, context: dict) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
@@ -118,7 +126,7 @@ class SendGridSink(Sink):
             self.stream_name,
             run.record_number,
             self._key_names,
-            tuple(record.get(k) for k in self._key_names),
+            tuple(map(record.get, self._key_names)),
             self._email_keys,
         )
         if not self.has_email:
@@ -140,11 +148,16 @@ class SendGridSink(Sink):
         except Rejected as exc:
             run.report.reject(ref, exc.reason, exc.detail)
             return
-        run.report.count("truncated", truncated)
-        run.report.count("custom_values_dropped", len(dropped))
-        declared = run.segments.record_segments(record) if router.segment_lists else set()
-        declared.add(normalise(self.stream_name))
-        lists = router.member_lists(selected, declared)
+        if truncated:
+            run.report.count("truncated", truncated)
+        if dropped:
+            run.report.count("custom_values_dropped", len(dropped))
+        if router.segment_lists:
+            declared = run.segments.record_segments(record)
+            declared.add(normalise(self.stream_name))
+            lists = router.member_lists(selected, declared)
+        else:
+            lists = router.member_lists(selected, set())
         mirror = run.mirror
         if mirror is not None and mirror.record_version is not None and lists:
             mirror.stamp(contact)  # mirror mode with table versions: see versions.py

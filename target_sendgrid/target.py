@@ -20,6 +20,7 @@ from singer_sdk.helpers.capabilities import (
     PluginCapabilities,
     TargetCapabilities,
 )
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
 from target_sendgrid import settings
@@ -55,6 +56,7 @@ class TargetSendGrid(Target):
         """Check the settings and the key, and resolve lists and fields, before reading any input."""
         self.guard = ShutdownGuard()  # before the SDK installs its signal handlers (ours, below)
         self._versions_seen: set[str] = set()
+        self._direct: dict[str, SendGridSink] | None = None
         super().__init__(*args, **kwargs)
         settings.check(dict(self.config))
         self.context = ExportContext.start(dict(self.config), self._write_state_message, self.guard.check)
@@ -172,10 +174,50 @@ class TargetSendGrid(Target):
         context.record_reached_sink = False
         if context.mirror is not None:
             context.mirror.note_record(message_dict["stream"], message_dict.get("version"))
-        super()._process_record_message(message_dict)
+        direct = self._direct if self._direct is not None else self._direct_sinks
+        sink = direct.get(message_dict.get("stream"))  # type: ignore[arg-type]
+        if sink is None or not isinstance(message_dict.get("record"), dict):
+            super()._process_record_message(message_dict)
+        else:
+            self._process_record_directly(sink, message_dict["record"])
         if not context.record_reached_sink:
             context.report.count("filtered_map")  # a stream map's __filter__ dropped it
         context.exporter.mark_processed(context.record_number)
+
+    def _process_record_directly(self, sink: SendGridSink, record: dict) -> None:
+        # The SDK's path, for a stream whose map is the identity (no stream maps, no flattening):
+        # the same steps without the record copy, the map and the sink lookup, which were a third
+        # of the run's time. Validation, key checks, metrics and counters all stay.
+        sink._remove_sdc_metadata_from_record(record)
+        sink._validate_and_parse(record)
+        sink._singer_validate_message(record)
+        sink.tally_record_read()
+        sink.process_record(record, {})
+        sink.record_counter_metric.increment()
+        if self.context.record_number % 1000 == 0:
+            self._handle_max_record_age()
+
+    @property
+    def _direct_sinks(self) -> dict[str, SendGridSink]:
+        """Sinks whose stream map is the identity, by stream: their records take the direct path."""
+        if self._direct is None:
+            self._direct = {}
+            for stream, sink in self._sinks_active.items():
+                maps = self.mapper.stream_maps.get(stream) or []
+                if (
+                    len(maps) == 1
+                    and type(maps[0]) is SameRecordTransform
+                    and maps[0].stream_alias == stream
+                    and not maps[0].flattening_enabled
+                    and not sink.include_sdc_metadata_properties
+                    and isinstance(sink, SendGridSink)
+                ):
+                    self._direct[stream] = sink
+        return self._direct
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        super()._process_schema_message(message_dict)
+        self._direct = None  # a new schema may bring a new sink or a new map
 
     def _process_state_message(self, message_dict: dict) -> None:
         # STATE is written by the exporter once the records before it are settled; the SDK's
