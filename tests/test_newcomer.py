@@ -165,3 +165,13 @@ def test_a_record_that_does_not_match_its_schema_is_one_line(emulator: SendGridE
     errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
     assert errors == [errors[0]] and "Input line 6 (stream 'customers')" in errors[0]
     assert "data.customer_id must be integer" in errors[0] and "Traceback" not in run.stderr
+
+
+def test_a_message_missing_a_key_names_the_key_not_the_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    line = '{"type": "RECORD", "stream": "customers", "recrd": {"email": "secret.person@example.com"}}\n'
+    scenario = tmp_path / "missing_key.singer"
+    scenario.write_text(line)
+    run = run_cli(target_config(emulator), scenario, tmp_path)
+    assert run.returncode == 1
+    assert "Input line 1 (stream 'customers'): not a Singer message: no record key" in run.stderr
+    assert "secret.person" not in run.stderr
