@@ -140,7 +140,8 @@ class ExportContext:
             self._copy_read = True
             assert self.client is not None
             timeout = float(self.config.get("skip_unchanged_timeout_seconds", 900))
-            self._copy = read_copy(self.client, self.router, fields, custom, timeout)
+            unversioned_mirror = self.mirror is not None and not self.mirror.versioned  # one read serves both
+            self._copy = read_copy(self.client, self.router, fields, custom, timeout, keep_ids=unversioned_mirror)
         copy = self._copy
         if copy is not None and (copy.fields, copy.custom) != (fields, custom):
             logger.warning(
@@ -154,7 +155,7 @@ class ExportContext:
         """Send the rest and wait for every job, mirror the lists if asked, then write the last STATE."""
         self.exporter.settle()
         if self.mirror is not None:
-            self.mirror.finish()
+            self.mirror.finish(self._copy)
         self.exporter.close()
 
     def silent_results(self) -> list[str]:

@@ -15,7 +15,7 @@ anywhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,6 +26,7 @@ from target_sendgrid.customfields import CustomField, CustomFieldRegistry
 from target_sendgrid.exporter import Exporter
 from target_sendgrid.lists import ListRouter, remove_from_list
 from target_sendgrid.report import RunReport
+from target_sendgrid.unchanged import SendGridCopy
 from target_sendgrid.versions import TableVersions
 
 logger = logging.getLogger("target-sendgrid.mirror")
@@ -108,8 +109,11 @@ class MirrorMode:
             logger.info("Stream '%s': table version %s announced", stream, version)
         self._hold_state()
 
-    def finish(self) -> None:
-        """At the end of the input (every job finished): the last removals, then STATE may go."""
+    def finish(self, copy: SendGridCopy | None = None) -> None:
+        """At the end of the input (every job finished): the last removals, then STATE may go.
+
+        ``copy`` is skip_unchanged's read of the lists at start: the unversioned removals use it.
+        """
         if self.versioned or self.versions.open:
             complete, left_open = self.versions.at_end()
             for stream, version in complete:
@@ -128,6 +132,7 @@ class MirrorMode:
                 self.client,
                 {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
                 *self._limits(),
+                copy=copy,
             )
             self.report.count("removed", sum(removed.values()))
         self.exporter.hold_state(False)  # the removals are done: the last STATE may go
@@ -164,12 +169,29 @@ def mirror_exported(
     max_fraction: float,
     timeout: float,
     max_attempts: int,
+    copy: SendGridCopy | None = None,
 ) -> dict[str, int]:
-    """Remove from each list the members this run did not export to it; returns removals per list."""
-    plans = {
-        list_id: _plan(client, list_id, lambda row, e=emails: row.get("email") not in e, max_fraction, timeout)
-        for list_id, emails in exported.items()
-    }
+    """Remove from each list the members this run did not export to it; returns removals per list.
+
+    With ``copy`` (skip_unchanged read the lists at start, ids included) the lists are judged from
+    it, with no second export; a member added by someone else during the run then stays.
+    """
+    plans = {}
+    for list_id, emails in exported.items():
+        if copy is not None and copy.ids is not None:
+            hashes = {hash(e) for e in emails}
+            plans[list_id] = _plan(
+                client,
+                list_id,
+                lambda row, h=hashes: row["key"] not in h,
+                max_fraction,
+                timeout,
+                rows=copy.members_of(list_id),
+            )
+        else:
+            plans[list_id] = _plan(
+                client, list_id, lambda row, e=emails: row.get("email") not in e, max_fraction, timeout
+            )
     why = "members this run did not export to it (unversioned mirror: the input is taken as the whole table)"
     return _remove(client, plans, why, timeout, max_attempts)
 
@@ -225,11 +247,15 @@ def _plan(
     max_fraction: float,
     timeout: float,
     field: str | None = None,
+    rows: Iterable[dict[str, Any]] | None = None,
 ) -> list[str]:
-    """The ids of the members of a list that leave it; MirrorStopped past the removal fraction."""
+    """The ids of the members of a list that leave it; MirrorStopped past the removal fraction.
+
+    The members come from ``rows``, or else from a contacts export of the list.
+    """
     members = 0
     leaving = []
-    for member in client.list_members(list_id, timeout):  # one row at a time: only ids are kept
+    for member in client.list_members(list_id, timeout) if rows is None else rows:  # one at a time: ids kept
         members += 1
         if leaves(member):
             leaving.append(member["id"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,12 +35,13 @@ def read_copy(
     fields: tuple[str, ...],
     custom: tuple[CustomField, ...],
     timeout: float,
+    keep_ids: bool = False,
 ) -> SendGridCopy | None:
     """SendGrid's copy of the target lists; None (with a warning saying why) when it cannot be read."""
     if not router.all_lists:
         logger.warning("skip_unchanged needs a target list to compare with; every contact is sent")
         return None
-    copy = SendGridCopy(fields, custom, router.all_lists)
+    copy = SendGridCopy(fields, custom, router.all_lists, keep_ids)
     try:
         for list_id in router.all_lists:
             read = copy.load(list_id, client.list_members(list_id, timeout))
@@ -60,11 +61,19 @@ def read_copy(
 class SendGridCopy:
     """The target lists' members as SendGrid has them: a fingerprint per member."""
 
-    def __init__(self, fields: tuple[str, ...], custom: tuple[CustomField, ...], list_ids: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        fields: tuple[str, ...],
+        custom: tuple[CustomField, ...],
+        list_ids: tuple[str, ...],
+        keep_ids: bool = False,
+    ) -> None:
         self.fields = fields  # reserved fields the stream maps, email excepted
         self.custom = custom  # custom fields the stream feeds (the mirror stamp included)
         self.bits = {list_id: 1 << n for n, list_id in enumerate(list_ids[:MAX_LISTS])}
         self.members: dict[int, int] = {}  # hash(email) -> value hash << MAX_LISTS | list bits
+        # Mirror mode: hash(email) -> contact id, so the same read serves its removals.
+        self.ids: dict[int, str] | None = {} if keep_ids and len(list_ids) <= MAX_LISTS else None
 
     def load(self, list_id: str, rows: Iterable[dict[str, Any]]) -> int:
         """Take in one list's export rows; returns how many were read."""
@@ -76,6 +85,8 @@ class SendGridCopy:
                 continue
             read += 1
             key = hash(email)
+            if self.ids is not None and row.get("id"):
+                self.ids[key] = str(row["id"])
             values = self._row_hash(row)
             known = self.members.get(key)
             if known is not None and known >> MAX_LISTS == values:
@@ -83,6 +94,14 @@ class SendGridCopy:
             else:
                 self.members[key] = values << MAX_LISTS | bit
         return read
+
+    def members_of(self, list_id: str) -> Iterator[dict[str, Any]]:
+        """The members of a list at the read, as ``{"id", "key"}`` (key: the email's hash)."""
+        bit = self.bits[list_id]
+        ids = self.ids or {}
+        for key, entry in self.members.items():
+            if entry & bit and key in ids:
+                yield {"id": ids[key], "key": key}
 
     def is_current(self, contact: dict[str, Any], list_ids: tuple[str, ...]) -> bool:
         """Whether SendGrid already has this contact, with these values, in all these lists."""

@@ -76,3 +76,31 @@ def test_a_failed_export_falls_back_to_sending_everything(
     assert "every contact is sent" in run.stderr
     assert sent(emulator, before) == sorted(EMAILS)
     assert run.summary["unchanged"] == 0
+
+
+def test_one_read_serves_skip_unchanged_and_mirror(emulator: SendGridEmulator, api: Api, tmp_path: Path) -> None:
+    config = target_config(
+        emulator,
+        sync_mode="mirror",
+        skip_unchanged=True,
+        custom_field_mapping=CUSTOM,
+        create_custom_fields=True,
+        mirror_max_removal_fraction=0.5,
+    )
+    assert run_cli(config, "nightly_base.singer", tmp_path).returncode == 0
+    stale = ["stale1@example.com", "stale2@example.com"]
+    api(
+        "PUT",
+        "/v3/marketing/contacts",
+        json={"list_ids": [config["list_id"]], "contacts": [{"email": e} for e in stale]},
+    )
+    emulator.wait_for_jobs()
+    exports_before = len([r for r in emulator.requests_made("/v3/marketing/contacts/exports") if r["method"] == "POST"])
+    before = len(emulator.requests_made("/v3/marketing/contacts"))
+    run = run_cli(config, "nightly_base.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    exports = [r for r in emulator.requests_made("/v3/marketing/contacts/exports") if r["method"] == "POST"]
+    assert len(exports) - exports_before == 1  # the read at start served the mirror too
+    assert sent(emulator, before) == []
+    assert emulator.list_emails(config["list_id"]) == EMAILS  # the stale members left
+    assert run.summary["removed_from_lists"] == 2 and run.summary["unchanged"] == 10
