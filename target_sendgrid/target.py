@@ -6,6 +6,7 @@ Settings live in ``settings``; what a run needs is resolved at start into an
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -114,6 +115,11 @@ class TargetSendGrid(Target):
 
     def listen(self, file_input: t.IO[str] | None = None) -> None:
         """Read every message and finish the export; a termination signal stops it cleanly."""
+        # Records make a few small objects each and almost no reference cycles: the cyclic
+        # collector, run every 700 allocations by default, cost a tenth of the run. What start-up
+        # made is frozen out of its scans, and it runs less often.
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 100)
         try:
             super().listen(file_input)
         except Interrupted as stop:
