@@ -134,14 +134,14 @@ class ExportContext:
         """
         if not self.skip_unchanged:
             return None
-        if self.mirror is not None and self.mirror.versioned:  # the stamp is a value to compare too
+        if self.mirror is not None:  # records may carry table versions: the stamp is a value to compare too
             custom = (*custom, self.mirror.stamp_field())
         if not self._copy_read:
             self._copy_read = True
             assert self.client is not None
             timeout = float(self.config.get("skip_unchanged_timeout_seconds", 900))
-            unversioned_mirror = self.mirror is not None and not self.mirror.versioned  # one read serves both
-            self._copy = read_copy(self.client, self.router, fields, custom, timeout, keep_ids=unversioned_mirror)
+            # With mirror mode, the same read serves its removals (if the records carry no versions).
+            self._copy = read_copy(self.client, self.router, fields, custom, timeout, keep_ids=self.mirror is not None)
         copy = self._copy
         if copy is not None and (copy.fields, copy.custom) != (fields, custom):
             logger.warning(

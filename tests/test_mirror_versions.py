@@ -193,3 +193,16 @@ def test_an_unversioned_mirror_run_writes_no_state_until_its_removals_are_done(
     assert "Nothing was removed" in run.stderr
     assert run.states == []
     assert (DATA / "profiles_mixed.singer").read_text().count('"STATE"') > 0  # the input had STATE to write
+
+
+def test_skip_unchanged_resends_every_contact_of_a_new_version(emulator: SendGridEmulator, pipeline: Pipeline) -> None:
+    # Unchanged rows of a new table version still need the new stamp, or its close would remove them.
+    pipeline.config["skip_unchanged"] = True
+    list_id = pipeline.config["list_id"]
+    assert pipeline.run(range(1, 101))[0] == 0
+    before = len(emulator.requests_made("/v3/marketing/contacts"))
+    code, stderr = pipeline.run(range(1, 101))  # the next full sync: a new version, the same rows
+    assert code == 0, stderr[-2000:]
+    upserts = [r for r in emulator.requests_made("/v3/marketing/contacts")[before:] if r["method"] == "PUT"]
+    assert sum(r["contacts"] for r in upserts) == 100
+    assert emulator.list_emails(list_id) == {email(i) for i in range(1, 101)}
