@@ -105,9 +105,7 @@ class Exporter:
         with self._lock:
             batch.add(email, part, ref)
         self._accepted += 1
-        if self.members is not None:
-            for list_id in list_ids:
-                self.members.setdefault(list_id, set()).add(email)
+        self.note_members(email, list_ids)
 
     def holds(self, email: str) -> bool:
         """Whether a batch not yet finished holds this email (a later record of it must follow it)."""
@@ -115,7 +113,7 @@ class Exporter:
             return email in self._emails_in_flight or any(email in b.contacts for b in self._open.values())
 
     def note_members(self, email: str, list_ids: tuple[str, ...]) -> None:
-        """An unchanged contact, not sent: still a member of these lists for mirror mode."""
+        """For mirror mode: a contact of these lists in this run (queued, or unchanged and not sent)."""
         if self.members is not None:
             for list_id in list_ids:
                 self.members.setdefault(list_id, set()).add(email)

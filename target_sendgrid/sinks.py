@@ -17,8 +17,15 @@ from target_sendgrid.validation import FastJSONSchemaValidator
 
 # The SDK's record metadata properties (sinks/core.py, _remove_sdc_metadata_from_record).
 _SDC_PROPERTIES = frozenset(
-    {"_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_deleted_at", "_sdc_sequence"}
-    | {"_sdc_table_version", "_sdc_sync_started_at"}
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_deleted_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
 )
 
 
