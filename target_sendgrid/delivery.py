@@ -102,7 +102,7 @@ class Delivery:
             lambda: client.upsert(body),
             self.job_timeout,
             self.max_job_attempts,
-            f"{len(emails)} contacts to lists {list(batch.list_ids) or '(none)'}",
+            f"{len(emails)} contacts to {self.describe(batch.list_ids)}",
         )
         results = job.get("results") or {}
         errored = int(results.get("errored_count") or 0)
