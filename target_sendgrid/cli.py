@@ -20,8 +20,15 @@ from target_sendgrid.delivery import ExportError
 from target_sendgrid.mirror import MirrorStopped
 from target_sendgrid.reader import INPUT_ERRORS
 
-# Failures that come from the input, the settings or SendGrid's answers, never from a bug here.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (SendGridError, ExportError, MirrorStopped, *INPUT_ERRORS)
+# Failures that come from the input, the settings, the network or SendGrid's answers (a job past
+# job_timeout_seconds is a TimeoutError with its own message), never from a bug here.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    SendGridError,
+    ExportError,
+    MirrorStopped,
+    TimeoutError,
+    *INPUT_ERRORS,
+)
 
 
 class SendGridCommand(SingerCommand):

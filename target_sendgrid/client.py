@@ -168,6 +168,13 @@ class SendGridClient:
         headers = {**kwargs.pop("headers", {}), **self._auth}
         try:
             response = self._send(method, self.api_url + path, headers=headers, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            host = urlsplit(self.api_url).hostname or ""
+            hint = " Is the emulator running (sendgrid-emulator)?" if is_loopback(host) else ""
+            raise SendGridError(
+                f"Could not reach {self.api_url} ({method} {path}), retries included: {type(exc).__name__}. "
+                f"Check api_url and the network.{hint}"
+            ) from None
         except _Retryable as exc:
             message, errors = _messages(exc.response)
             raise SendGridError(
@@ -329,8 +336,14 @@ class SendGridClient:
         The links are pre-signed object-store URLs: they refuse a second auth mechanism.
         """
         check_url(url, what)
-        with self.session.get(url, timeout=self.timeout, stream=True) as response:
-            response.raise_for_status()
+        # A failure names the link's kind only: its query string is a credential.
+        try:
+            opened = self.session.get(url, timeout=self.timeout, stream=True)
+        except requests.RequestException as exc:
+            raise SendGridError(f"download of an {what} failed: {type(exc).__name__}") from None
+        with opened as response:
+            if response.status_code >= 400:
+                raise SendGridError(f"download of an {what} failed: HTTP {response.status_code}")
             response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
             response.raw.auto_close = False  # the gzip reader reads past the end: EOF, not a closed file
             yield text_lines(response.raw)
@@ -347,7 +360,8 @@ class SendGridClient:
                     lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
                     message = lowered.get("error") or lowered.get("message") or "job error"
                     out.append((lowered.get("email", "").strip().lower(), message))
-        except (ValueError, OSError, csv.Error, requests.RequestException) as exc:
+        except (ValueError, OSError, csv.Error, requests.RequestException, SendGridError) as exc:
             # Its format is undocumented: never fail a run over it; errored_count is still counted.
-            logger.warning("Could not read the errors of import job %s: %s", job.get("id"), type(exc).__name__)
+            why = exc if isinstance(exc, SendGridError) else type(exc).__name__  # never a line of the file
+            logger.warning("Could not read the errors of import job %s: %s", job.get("id"), why)
         return out

@@ -175,3 +175,12 @@ def test_a_message_missing_a_key_names_the_key_not_the_line(emulator: SendGridEm
     assert run.returncode == 1
     assert "Input line 1 (stream 'customers'): not a Singer message: no record key" in run.stderr
     assert "secret.person" not in run.stderr
+
+
+def test_an_unreachable_api_url_is_one_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    config = target_config(emulator, api_url="http://127.0.0.1:9", max_retries=1)
+    run = run_cli(config, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "Could not reach http://127.0.0.1:9" in errors[0]
+    assert "Is the emulator running (sendgrid-emulator)?" in errors[0] and "Traceback" not in run.stderr

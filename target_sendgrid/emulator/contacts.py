@@ -55,6 +55,7 @@ class ContactsEndpoints(Account):
 
     invalid_email_field = "email"
     errors_url_gzip = False
+    errors_url_expired = False  # the errors file's link answers 403, as an expired pre-signed link does
 
     def run_due_jobs(self) -> None:
         """Apply every job whose delay has passed (they also run on every request)."""
@@ -197,6 +198,8 @@ class ContactsEndpoints(Account):
         job = self.jobs.get(req.params["job_id"])
         if job is None:
             raise ApiError(404, "job not found")
+        if self.errors_url_expired:
+            raise ApiError(403, "Request has expired")  # a pre-signed link past its time
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["email", "error"])
