@@ -74,6 +74,11 @@ class SingerInputReader(MsgSpecReader):
         missing = sorted(requires - set(line_dict)) if isinstance(line_dict, dict) else sorted(requires)
         raise InvalidInputLine(f"not a Singer message: no {', '.join(missing)} key")
 
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        # The SDK raises a ValueError, shown with a traceback: this is bad input, named by its line.
+        kind = str(message_dict.get("type"))[:40]
+        raise InvalidInputLine(f"not a Singer message: unknown type {kind!r}")
+
     def _read(self, lines: Iterable[str], callbacks: dict[str, Callable[[dict], None]]) -> t.Counter[str]:
         # The SDK's loop (encoding/base.py, process_lines), with the signal guard inline: a signal
         # may stop the run at once only while the next line is awaited, never mid-message.

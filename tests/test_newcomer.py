@@ -184,3 +184,14 @@ def test_an_unreachable_api_url_is_one_line(emulator: SendGridEmulator, tmp_path
     errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "Could not reach http://127.0.0.1:9" in errors[0]
     assert "Is the emulator running (sendgrid-emulator)?" in errors[0] and "Traceback" not in run.stderr
+
+
+def test_an_unknown_message_type_is_one_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    scenario = tmp_path / "unknown_type.singer"
+    scenario.write_text(
+        '{"type": "RECORDS", "stream": "customers", "record": {"email": "secret.person@example.com"}}\n'
+    )
+    run = run_cli(target_config(emulator), scenario, tmp_path)
+    assert run.returncode == 1
+    assert "Input line 1 (stream 'customers'): not a Singer message: unknown type 'RECORDS'" in run.stderr
+    assert "Traceback" not in run.stderr and "secret.person" not in run.stderr
