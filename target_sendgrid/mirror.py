@@ -24,6 +24,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from target_sendgrid.client import SendGridClient
 from target_sendgrid.customfields import CustomField, CustomFieldRegistry
 from target_sendgrid.exporter import Exporter
+from target_sendgrid.exportfiles import custom_value
 from target_sendgrid.lists import ListRouter, remove_from_list
 from target_sendgrid.report import RunReport
 from target_sendgrid.unchanged import SendGridCopy
@@ -221,13 +222,7 @@ def mirror_version(
 
 def stamp_of(row: dict[str, Any], field: str) -> Decimal | None:
     """A member's table-version stamp from an export row (JSON: nested by name; CSV: a column)."""
-    wanted = field.lower()
-    custom = row.get("custom_fields")
-    if isinstance(custom, dict):
-        value = next((v for k, v in custom.items() if str(k).lower() == wanted), None)
-    else:
-        value = row.get(wanted)
-    return _number(value)
+    return _number(custom_value(row, field))
 
 
 def _number(value: Any) -> Decimal | None:

@@ -27,11 +27,6 @@ class RecordRef(NamedTuple):
     key_values: tuple[Any, ...] = ()
     email_keys: tuple[str, ...] = ()  # key properties that hold the email: written hashed
 
-    @property
-    def key(self) -> dict[str, Any]:
-        """The record's key properties and their values."""
-        return dict(zip(self.key_names, self.key_values, strict=True))
-
     def safe_key(self) -> tuple[dict[str, Any], list[str]]:
         """The key as the rejected-records file shows it, and the names whose values are hashed.
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from target_sendgrid.client import SendGridClient
 from target_sendgrid.customfields import CustomField
+from target_sendgrid.exportfiles import custom_value
 from target_sendgrid.lists import ListRouter
 from target_sendgrid.shutdown import Interrupted
 
@@ -117,10 +118,8 @@ class SendGridCopy:
         return known & wanted == wanted
 
     def _row_hash(self, row: dict[str, Any]) -> int:
-        custom = row.get("custom_fields")
-        by_name = {str(k).lower(): v for k, v in custom.items()} if isinstance(custom, dict) else row
         values = [_normal(f, row.get(f)) for f in self.fields]
-        values += [_normal(c.field_type, by_name.get(c.name.lower())) for c in self.custom]
+        values += [_normal(c.field_type, custom_value(row, c.name)) for c in self.custom]
         return hash(tuple(values)) & ((1 << 62) - 1)
 
     def _contact_hash(self, contact: dict[str, Any]) -> int:
