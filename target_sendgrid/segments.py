@@ -37,11 +37,6 @@ class SegmentFilter:
         """The selected segments no record belonged to."""
         return sorted(set(self.selected.values()) - self.matched)
 
-    @property
-    def keeps_everything(self) -> bool:
-        """True when no segment was selected."""
-        return not self.selected
-
     def record_segments(self, record: Mapping[str, Any]) -> set[str]:
         """The normalised names of every segment a record declares."""
         value = record.get(self.segment_property)
