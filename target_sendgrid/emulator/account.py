@@ -17,7 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from target_sendgrid.limits import IDENTIFIERS
+
+# Request bodies are parsed with msgspec: upserts of 30,000 contacts took the stdlib parser a
+# tenth of a second each, and the emulator's own time is in every benchmark figure.
+decode_json = msgspec.json.decode
 
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -82,7 +88,7 @@ class Request:
     def json(self) -> Any:
         """The body as JSON, or a 400 as SendGrid gives for a malformed body."""
         try:
-            return json.loads(self.body or b"null")
+            return decode_json(self.body or b"null")
         except ValueError:
             raise ApiError(400, "invalid JSON in request body") from None
 

@@ -108,28 +108,27 @@ class ContactsEndpoints(Account):
         if not isinstance(contact, dict):
             return [{"field": at, "message": "contact must be an object"}]
         errors = []
-        if not any(contact.get(k) for k in IDENTIFIERS):
+        if not (contact.get("email") or any(contact.get(k) for k in IDENTIFIERS)):
             errors.append({"field": at, "message": f"contact must have one of: {', '.join(IDENTIFIERS)}"})
         for name, value in contact.items():
-            where = f"{at}.{name}"
-            if name in FIELD_LIMITS:
-                limit = FIELD_LIMITS[name]
-                if not isinstance(value, str):
-                    errors.append({"field": where, "message": f"{name} must be a string"})
+            limit = FIELD_LIMITS.get(name, 0)
+            if limit != 0:  # a reserved text field (None: no stated maximum)
+                if type(value) is not str:
+                    errors.append({"field": f"{at}.{name}", "message": f"{name} must be a string"})
                 elif limit is not None and len(value) > limit:
-                    errors.append({"field": where, "message": f"{name} must be at most {limit} characters"})
+                    errors.append({"field": f"{at}.{name}", "message": f"{name} must be at most {limit} characters"})
                 elif name == "email" and not valid_email(value):
                     errors.append(
                         {"field": f"{at}.{self.invalid_email_field}", "message": f"email '{value}' is not valid"}
                     )
             elif name == "alternate_emails":
                 if not isinstance(value, list) or len(value) > MAX_ALTERNATE_EMAILS or not all(map(valid_email, value)):
-                    errors.append({"field": where, "message": "alternate_emails must be 0-5 valid emails"})
+                    errors.append({"field": f"{at}.{name}", "message": "alternate_emails must be 0-5 valid emails"})
             elif name == "custom_fields":
                 unknown = [k for k in (value if isinstance(value, dict) else {}) if k not in self.custom_fields]
                 if not isinstance(value, dict) or unknown:
                     names = ", ".join(unknown) or "custom_fields must be an object"
-                    errors.append({"field": where, "message": f"invalid custom field ids supplied - {names}"})
+                    errors.append({"field": f"{at}.{name}", "message": f"invalid custom field ids supplied - {names}"})
             # Unknown keys are ignored, as at SendGrid.
         return errors
 
@@ -237,12 +236,15 @@ class ContactsEndpoints(Account):
     def _apply_upsert(self, job: Job) -> None:
         created = updated = 0
         now = _now()  # one timestamp per job: formatting one per contact was most of a job's time
+        list_ids = job.payload["list_ids"]
         for contact in job.payload["contacts"]:
-            error = self._value_error(contact.get("custom_fields") or {})
+            custom = contact.get("custom_fields")
+            error = self._value_error(custom) if custom else None
             if error:
                 job.errors.append([contact.get("email", ""), error])
                 continue
-            key = next((k, contact[k].lower() if k == "email" else contact[k]) for k in IDENTIFIERS if contact.get(k))
+            email = contact.get("email")  # the first identifier, and almost always the one given
+            key = ("email", email.lower()) if email else next((k, contact[k]) for k in IDENTIFIERS if contact.get(k))
             cid = self._by_identifier.get(key)
             stored = self.contacts.get(cid) if cid else None
             if stored is None:
@@ -261,9 +263,14 @@ class ContactsEndpoints(Account):
             for name, value in contact.items():
                 if name == "custom_fields":
                     stored["custom_fields"].update(value)
+                elif name == "email":
+                    stored[name] = value.lower()
                 elif name in FIELD_LIMITS or name == "alternate_emails":
-                    stored[name] = value.lower() if name == "email" else value
-            stored["list_ids"] += [i for i in job.payload["list_ids"] if i not in stored["list_ids"]]
+                    stored[name] = value
+            member_of = stored["list_ids"]
+            for list_id in list_ids:
+                if list_id not in member_of:
+                    member_of.append(list_id)
             stored["updated_at"] = now
             for k in IDENTIFIERS:
                 if stored.get(k):
