@@ -40,15 +40,15 @@ class Batch:
         )
         self.size = len(self.prefix) + 2  # the closing "]}"
 
-    def fits(self, part: bytes) -> bool:
-        """Whether one more serialised contact keeps the request within both caps."""
-        comma = 1 if self.contacts else 0
-        return len(self.contacts) < self.max_contacts and self.size + comma + len(part) <= self.max_bytes
-
-    def add(self, email: str, part: bytes, ref: RecordRef) -> None:
-        """Add a contact (the caller checked ``fits`` and removed any earlier one)."""
-        self.size += len(part) + (1 if self.contacts else 0)
-        self.contacts[email] = (part, ref)
+    def add(self, email: str, part: bytes, ref: RecordRef) -> bool:
+        """Add a contact if it fits (the caller removed any earlier one of its email); False if not."""
+        contacts = self.contacts
+        size = self.size + len(part) + (1 if contacts else 0)
+        if size > self.max_bytes or len(contacts) >= self.max_contacts:
+            return False
+        self.size = size
+        contacts[email] = (part, ref)
+        return True
 
     def remove(self, email: str) -> bytes | None:
         """Take out a contact (a later record with the same email replaces it); return its bytes."""

@@ -81,11 +81,10 @@ class Exporter:
         if len(self._open) > 1 or key not in self._open:  # another open batch may hold this email
             self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
         batch = self._open.get(key)
-        earlier = batch.remove(email) if batch else None
-        if earlier is not None:
+        if batch is not None and email in batch.contacts:
             # One email per request: the later record wins field by field, and what it lacks
             # keeps the earlier value, exactly as if both had been applied in order.
-            contact = merge(earlier, contact)
+            contact = merge(batch.remove(email), contact)  # type: ignore[arg-type]
             self.report.count("superseded")
             self._accepted -= 1
         part = encode(contact)
@@ -95,17 +94,20 @@ class Exporter:
                 "ceiling per export). Nothing beyond it was sent. Split the export, or raise or disable "
                 "(0) max_contacts."
             )
-        if batch is None or not batch.fits(part):
+        with self._lock:
+            added = batch is not None and batch.add(email, part, ref)
+        if not added:
             if batch is not None and batch.contacts:
                 self._submit(key)
             batch = self._new_batch(key, ref.number)
-            if not batch.fits(part):
+            with self._lock:
+                added = batch.add(email, part, ref)
+            if not added:
                 self.report.reject(ref, "contact larger than max_request_bytes")
                 return
-        with self._lock:
-            batch.add(email, part, ref)
         self._accepted += 1
-        self.note_members(email, list_ids)
+        if self.members is not None:
+            self.note_members(email, list_ids)
 
     def holds(self, email: str) -> bool:
         """Whether a batch not yet finished holds this email (a later record of it must follow it)."""

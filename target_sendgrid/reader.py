@@ -35,17 +35,19 @@ class SingerInputReader(MsgSpecReader):
     _message: dict | None = None
 
     def deserialize_json(self, line: str) -> dict:
-        """Parse one line, counting it; a bad line is named by its number and the error's position, never its text."""
-        self.line_number += 1
-        self._message = None
+        """Parse one line; a bad line is named by the error's position, never its text.
+
+        The SDK's decoder, without its handling: it logs the raw line and puts it in the error,
+        and input lines hold personal data. (``_read`` makes the same call inline, counting lines.)
+        """
         try:
-            # The SDK's decoder, without its handling: it logs the raw line and puts it in the error,
-            # and input lines hold personal data.
-            self._message = decoder.decode(line)
+            return decoder.decode(line)
         except msgspec.DecodeError as exc:
-            hint = " The input must be Singer messages, one JSON object a line." if self.line_number == 1 else ""
-            raise InvalidInputLine(f"not valid JSON ({exc}).{hint}") from None
-        return self._message
+            raise self._not_json(exc) from None
+
+    def _not_json(self, exc: msgspec.DecodeError) -> InvalidInputLine:
+        hint = " The input must be Singer messages, one JSON object a line." if self.line_number == 1 else ""
+        return InvalidInputLine(f"not valid JSON ({exc}).{hint}")
 
     def process_lines(
         self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
@@ -84,6 +86,7 @@ class SingerInputReader(MsgSpecReader):
         # may stop the run at once only while the next line is awaited, never mid-message.
         # Written as one loop because it runs once per input line.
         guard = self.guard or ShutdownGuard()
+        decode = decoder.decode
         source = iter(lines)
         stats: Counter[str] = Counter()
         while True:
@@ -96,8 +99,12 @@ class SingerInputReader(MsgSpecReader):
                 guard.safe_to_raise = False
             if line is None:
                 return stats
-            self._current_message = line
-            message = self.deserialize_json(line)
+            self.line_number += 1
+            self._message = None
+            try:
+                self._message = message = decode(line)  # deserialize_json, inline
+            except msgspec.DecodeError as exc:
+                raise self._not_json(exc) from None
             record_type = message.get("type") if isinstance(message, dict) else None
             if record_type is None:
                 self.assert_line_requires(message, requires={"type"})  # raises, naming the line

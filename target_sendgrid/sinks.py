@@ -13,7 +13,7 @@ from target_sendgrid.context import ExportContext
 from target_sendgrid.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
 from target_sendgrid.report import RecordRef
 from target_sendgrid.segments import normalise
-from target_sendgrid.validation import FastJSONSchemaValidator
+from target_sendgrid.validation import FastJSONSchemaValidator, Invalid
 
 # The SDK's record metadata properties (sinks/core.py, _remove_sdc_metadata_from_record).
 _SDC_PROPERTIES = frozenset(
@@ -27,6 +27,9 @@ _SDC_PROPERTIES = frozenset(
         "_sdc_sync_started_at",
     }
 )
+
+
+_NO_CONTEXT: dict = {}  # process_record's batch context: unused (the exporter batches)
 
 
 class SendGridSink(Sink):
@@ -65,6 +68,8 @@ class SendGridSink(Sink):
             )
         else:
             self.logger.info("Stream '%s' maps SendGrid fields to properties: %s", stream_name, mapping)
+        validator = self._validator
+        self._compiled = validator.compiled if isinstance(validator, FastJSONSchemaValidator) else None
         fields = tuple(f for f in mapping if f != "email" and mapping[f] in properties)
         self._copy = self.context.sendgrid_copy(stream_name, fields, tuple(self.mapper.custom_fields))
         wanted = {**mapping, **(self.config.get("custom_field_mapping") or {})}
@@ -117,6 +122,32 @@ class SendGridSink(Sink):
         self._deleted = record.get("_sdc_deleted_at") is not None
         if not _SDC_PROPERTIES.isdisjoint(record):
             super()._remove_sdc_metadata_from_record(record)
+
+    def accept(self, record: dict) -> None:
+        """One record of a stream whose stream map is the identity: the SDK's steps, in one call.
+
+        The same steps, in the same order, as the SDK's record path (``Target._process_record_message``):
+        metadata stripped, validated, key properties checked, tallied, processed, counted. Only
+        the record copy, the map and the sink lookup are left out, and the checks are made
+        inline: this runs once per record, and each call was a few percent of the run.
+        """
+        if _SDC_PROPERTIES.isdisjoint(record):
+            self._deleted = False
+        else:
+            self._remove_sdc_metadata_from_record(record)
+        if self._compiled is not None:
+            try:
+                self._compiled(record)
+            except Invalid:
+                self._validate_and_parse(record)  # again, to raise or warn as the settings say
+        elif self._validator is not None:
+            self._validate_and_parse(record)
+        for name in self._key_names:
+            if name not in record:
+                self._singer_validate_message(record)  # raises the SDK's error
+        self.tally_record_read()
+        self.process_record(record, _NO_CONTEXT)
+        self._record_counter.increment()
 
     def process_record(self, record: dict, context: dict) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
