@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 
 from target_sendgrid.client import NotFound, SendGridClient
 from target_sendgrid.segments import normalise
@@ -41,7 +42,7 @@ class ListRouter:
             return "no list"
         return ("list " if len(list_ids) == 1 else "lists ") + ", ".join(map(self.describe, list_ids))
 
-    def member_lists(self, selected: Iterable[str] | None, declared: set[str]) -> tuple[str, ...]:
+    def member_lists(self, selected: Iterable[str] | None, declared: AbstractSet[str]) -> tuple[str, ...]:
         """The lists a record belongs to: ``selected`` are its selected segments (None: filtered out)."""
         if selected is None:
             return ()

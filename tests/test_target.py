@@ -13,7 +13,7 @@ from target_sendgrid.emulator import SendGridEmulator
 from target_sendgrid.exporter import Exporter
 from target_sendgrid.report import RecordRef, RunReport
 
-from .conftest import API_KEY, expected_emails, run_target, singer_lines, target_config
+from .conftest import API_KEY, expected_emails, run_cli, run_target, singer_lines, target_config
 
 
 def test_exports_the_segment_with_mapped_fields(emulator: SendGridEmulator, tmp_path) -> None:
@@ -97,6 +97,20 @@ def test_requests_are_filled_to_the_byte_cap(emulator: SendGridEmulator) -> None
     total = sum(p["bytes"] for p in puts)
     assert len(puts) == -(-total // cap)  # the fewest requests the cap allows
     assert emulator.list_emails(config["list_id"]) == expected_emails(5_000)
+
+
+def test_record_count_metric_counts_every_record(emulator: SendGridEmulator, tmp_path) -> None:
+    # The metric is added to by the thousand (SendGridSink.accept): the rest must still be counted.
+    scenario = tmp_path / "profiles.singer"
+    scenario.write_text("".join(singer_lines(2_345)))
+    cli = run_cli(target_config(emulator, max_contacts=0), scenario, tmp_path)
+    assert cli.returncode == 0, cli.stderr
+    counted = [
+        json.loads(line.split("METRIC: ", 1)[1])
+        for line in cli.stderr.splitlines()
+        if "METRIC: " in line and '"record_count"' in line
+    ]
+    assert sum(point["value"] for point in counted) == 2_345 == cli.summary["records_read"]
 
 
 def test_dry_run_sends_nothing(emulator: SendGridEmulator) -> None:
