@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import target_sendgrid
@@ -30,13 +32,23 @@ HERE = Path(__file__).parent
 KEY = "SG.benchmark-key"
 
 
-def run(command: list[str], input_path: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process reading input_path on stdin.
+@dataclass
+class Sample:
+    """One run of a child process: wall seconds, peak RSS (MB), and the phases its log shows."""
+
+    wall: float
+    rss: float
+    phases: tuple[float, float] | None  # seconds to the first SCHEMA handled, and to the input's end
+
+
+def run(command: list[str], input_path: Path) -> Sample:
+    """Run one child process reading input_path on stdin.
 
     The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would also count the
     pages the child shared with this process (emulator included) between fork and exec.
     """
     with input_path.open("rb") as stdin:
+        started = time.time()
         start = time.perf_counter()
         child = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert child.stderr is not None
@@ -49,9 +61,24 @@ def run(command: list[str], input_path: Path) -> tuple[float, float]:
             time.sleep(0.02)
         wall = time.perf_counter() - start
         reader.join()
+    log = b"".join(err).decode()
     if child.returncode != 0:
-        sys.exit(f"{command} failed:\n{b''.join(err).decode()[-3000:]}")
-    return wall, peak_kb / 1024
+        sys.exit(f"{command} failed:\n{log[-3000:]}")
+    return Sample(wall, peak_kb / 1024, _phases(log, started))
+
+
+def _phases(log: str, started: float) -> tuple[float, float] | None:
+    """When (seconds after the start) the log says the first stream was set up, and the input ended."""
+
+    def at(marker: str) -> float | None:
+        line = next((x for x in log.splitlines() if marker in x), None)
+        if line is None:
+            return None
+        stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").astimezone()  # the SDK logs local time
+        return stamp.timestamp() - started
+
+    ready, read = at("maps SendGrid fields"), at("completed processing")
+    return (ready, read) if ready is not None and read is not None else None
 
 
 def _peak_rss_kb(pid: int) -> int:
@@ -76,11 +103,15 @@ def main() -> None:
     # As an installed package is: pip compiles bytecode at install. This machine's environment sets
     # PYTHONDONTWRITEBYTECODE, so without this every run of (a) compiled the package from source.
     compileall.compile_dir(Path(target_sendgrid.__file__).parent, quiet=1)
-    if args.nightly:
-        nightly(args.count, args.job_seconds_per_1000)
-        return
+    with tempfile.TemporaryDirectory(prefix="sendgrid-bench-") as work:  # the input files are 36 MB per 100k
+        if args.nightly:
+            nightly(Path(work), args.count, args.job_seconds_per_1000)
+        else:
+            hot_path(Path(work), args)
 
-    work = Path(tempfile.mkdtemp(prefix="sendgrid-bench-"))
+
+def hot_path(work: Path, args: argparse.Namespace) -> None:
+    """(a), (b) and (c) on the same generated profiles, alternately, and their medians."""
     data = work / "profiles.singer"
     with data.open("w") as out:
         write_singer(out, args.count, state_every=10_000)
@@ -96,7 +127,7 @@ def main() -> None:
     yardstick = [sys.executable, str(HERE / "null_target.py"), "--config", str(null_config)]
     bare = [sys.executable, str(HERE / "bare_loop.py")]
 
-    figures: dict[str, list[tuple[float, float]]] = {"a": [], "b": [], "c": []}
+    figures: dict[str, list[Sample]] = {"a": [], "b": [], "c": []}
     requests: list[dict] = []
     for i in range(args.repeat):
         list_id = emulator.create_list(f"bench {i}")
@@ -129,8 +160,8 @@ def main() -> None:
     for key, samples in figures.items():
         if not samples:
             continue
-        wall = statistics.median(s[0] for s in samples)
-        rss = statistics.median(s[1] for s in samples)
+        wall = statistics.median(s.wall for s in samples)
+        rss = statistics.median(s.rss for s in samples)
         medians[key] = wall
         extra = (
             f"{len(requests)} | {jobs} | {statistics.mean(p['bytes'] for p in puts):,.0f}"
@@ -140,14 +171,22 @@ def main() -> None:
         print(f"| {rows[key]} | {wall:.2f} | {args.count / wall:,.0f} | {rss:.0f} | {extra} |")
     if "b" in medians:
         print(f"\na/b = {medians['a'] / medians['b']:.2f}  (target: < 0.3)   a/c = {medians['a'] / medians['c']:.2f}")
+    phased = [s for s in figures["a"] if s.phases is not None]
+    if phased:
+        ready = statistics.median(s.phases[0] for s in phased)  # type: ignore[index]
+        read = statistics.median(s.phases[1] - s.phases[0] for s in phased)  # type: ignore[index]
+        tail = statistics.median(s.wall - s.phases[1] for s in phased)  # type: ignore[index]
+        print(
+            f"(a) in phases: start-up {ready:.2f}s (imports, key check, lists), reading the input {read:.2f}s, "
+            f"then {tail:.2f}s for the last batches' uploads and jobs"
+        )
     print(f"contacts per upsert: {[p['contacts'] for p in puts]}")
     if args.job_delay:
         print(f"jobs x delay = {jobs * args.job_delay:.1f}s; overlapped, the export took {medians['a']:.1f}s")
 
 
-def nightly(count: int, seconds_per_1000: float) -> None:
+def nightly(work: Path, count: int, seconds_per_1000: float) -> None:
     """A nightly export three nights running: the first, an unchanged re-run, a re-run with 1% changed."""
-    work = Path(tempfile.mkdtemp(prefix="sendgrid-nightly-"))
     base, changed = work / "base.singer", work / "changed.singer"
     with base.open("w") as out:
         write_singer(out, count, state_every=10_000)
@@ -171,10 +210,13 @@ def nightly(count: int, seconds_per_1000: float) -> None:
         command = [sys.executable, "-m", "target_sendgrid.target", "--config", str(config)]
         for night, data in (("first run", base), ("unchanged re-run", base), ("1% changed", changed)):
             before = len(emulator.request_log)
-            wall, rss = run(command, data)
+            sample = run(command, data)
             made = emulator.request_log[before:]
             contacts = sum(r["contacts"] for r in made if r["method"] == "PUT")
-            print(f"| {night} | {'on' if skip else 'off'} | {contacts:,} | {len(made)} | {wall:.1f} | {rss:.0f} |")
+            print(
+                f"| {night} | {'on' if skip else 'off'} | {contacts:,} | {len(made)} | {sample.wall:.1f} "
+                f"| {sample.rss:.0f} |"
+            )
         emulator.stop()
 
 
