@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,10 +63,39 @@ class Batch:
         """The record a contact of this batch came from."""
         return self.contacts[email][1]
 
-    def body(self, emails: list[str] | None = None) -> bytes:
-        """The request body, serialised once from the contacts' own bytes."""
+    def body(self, emails: list[str] | None = None) -> Body:
+        """The request body, from the contacts' own bytes (all of them, or these emails')."""
         keys = self.contacts if emails is None else emails
-        return self.prefix + b",".join(self.contacts[e][0] for e in keys) + b"]}"
+        return Body(self.prefix, [self.contacts[e][0] for e in keys])
+
+
+class Body:
+    """A request body sent in slices of the contacts' bytes, with its length known in advance.
+
+    Joined into one 6 MB block per request, bodies came from the worker threads' malloc arenas,
+    which kept them after use: 45 MB of a 300,000-profile run's peak. ``requests`` sends an
+    iterable with a length as it is, with a Content-Length: the same bytes on the wire.
+    """
+
+    SLICE = 256  # contacts per slice: ~45 KB, small enough to be reused rather than kept
+
+    def __init__(self, prefix: bytes, parts: list[bytes]) -> None:
+        self.prefix = prefix
+        self.parts = parts
+        self.length = len(prefix) + sum(map(len, parts)) + max(len(parts) - 1, 0) + 2
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The body's bytes, slice by slice; every iteration starts again (a retry sends it whole)."""
+        yield self.prefix
+        for start in range(0, len(self.parts), self.SLICE):
+            yield (b"," if start else b"") + b",".join(self.parts[start : start + self.SLICE])
+        yield b"]}"
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self)
 
 
 def merge(earlier: bytes, contact: dict[str, Any]) -> dict[str, Any]:

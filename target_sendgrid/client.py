@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,8 +280,8 @@ class SendGridClient:
             with self._download(url, "export url") as lines:
                 yield from contact_rows(lines)
 
-    def upsert(self, body: bytes) -> str:
-        """PUT a prepared upsert body; returns the import job id."""
+    def upsert(self, body: bytes | Iterable[bytes]) -> str:
+        """PUT a prepared upsert body (bytes, or an iterable of bytes with a length); returns the job id."""
         response = self.request(
             "PUT", "/v3/marketing/contacts", data=body, headers={"Content-Type": "application/json"}
         )
