@@ -8,7 +8,7 @@ import logging
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.batch import Batch, encode
+from target_sendgrid.batch import Batch, Body, encode
 from target_sendgrid.client import AuthError, SendGridClient
 from target_sendgrid.emulator import SendGridEmulator
 from target_sendgrid.exporter import Exporter
@@ -100,7 +100,7 @@ def test_requests_are_filled_to_the_byte_cap(emulator: SendGridEmulator) -> None
     assert emulator.list_emails(config["list_id"]) == expected_emails(5_000)
 
 
-@pytest.mark.parametrize("count", [1, 255, 256, 257, 600])
+@pytest.mark.parametrize("count", [1, Body.SLICE - 1, Body.SLICE, Body.SLICE + 1, 2 * Body.SLICE + 7])
 def test_a_body_sent_in_slices_is_the_batch_joined(count: int) -> None:
     batch = Batch(("list-1",), 1, 30_000, 6_000_000)
     contacts = [{"email": f"p{i}@example.com", "first_name": "A" * (i % 7)} for i in range(count)]
