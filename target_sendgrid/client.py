@@ -122,6 +122,7 @@ class SendGridClient:
         self.requests_sent = 0
         self.bytes_sent = 0
         self._count_lock = threading.Lock()
+        self._finished = threading.Condition()  # notified when a poll sees its job or export finish
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self.session.mount("https://", adapter)
@@ -315,18 +316,25 @@ class SendGridClient:
                 logger.warning("Import job %s ended failed; submitting %s again", job_id, what)
         raise SendGridError(f"Import jobs for {what} ended failed {attempts} times; stopping the export")
 
-    @staticmethod
-    def _poll(fetch: Callable[[], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
-        """Fetch until ``finished``, waiting longer each time (50 ms growing to 5 s); TimeoutError past timeout."""
+    def _poll(self, fetch: Callable[[], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        """Fetch until ``finished``, waiting longer each time (50 ms growing to 5 s); TimeoutError past timeout.
+
+        A job that finishes wakes every other poll at once: SendGrid works through an account's
+        jobs roughly in order, so the older ones are likely done too, and their polls may have
+        grown to seconds apart.
+        """
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
             answer = fetch()
             if finished(answer):
+                with self._finished:
+                    self._finished.notify_all()
                 return answer
             if time.monotonic() + delay > deadline:
                 raise TimeoutError(f"{what} still pending after {timeout:.0f}s (job_timeout_seconds)")
-            time.sleep(delay)
+            with self._finished:
+                self._finished.wait(delay)
             delay = min(delay * 1.5, 5.0)
 
     @contextmanager

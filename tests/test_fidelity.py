@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,31 @@ def test_a_removal_that_names_a_vanished_contact_completes(emulator: SendGridEmu
     assert emulator.list_emails(list_id) == set(emails[240:])
     statuses = [r["status"] for r in emulator.requests_made("/v3/marketing/lists")]
     assert 404 in statuses and 414 not in statuses  # one call named the vanished contact, and was redone
+
+
+def test_a_finished_job_wakes_the_polls_of_older_jobs(emulator: SendGridEmulator) -> None:
+    # The older job is due 1.2 s after it is sent; its polls, growing, fall near 1.06 s and then
+    # 1.63 s. A job sent at 1.2 s and due 0.1 s later finishes meanwhile: the older is seen with it.
+    list_id = emulator.create_list("l")
+    client = SendGridClient(API_KEY, emulator.url)
+
+    def upsert(email: str) -> str:
+        return client.upsert(json.dumps({"list_ids": [list_id], "contacts": [{"email": email}]}).encode())
+
+    emulator.job_delay = 1.2
+    started = time.monotonic()
+    older = upsert("a@example.com")
+    seen: dict[str, float] = {}
+    poller = threading.Thread(
+        target=lambda: seen.setdefault("older", client.wait_for_job(older, 30) and time.monotonic() - started)
+    )
+    poller.start()
+    time.sleep(max(0.0, 1.2 - (time.monotonic() - started)))
+    emulator.job_delay = 0.1
+    client.wait_for_job(upsert("b@example.com"), 30)
+    newer_seen = time.monotonic() - started
+    poller.join(10)
+    assert seen["older"] - newer_seen < 0.15  # not at its own next poll, 1.63 s after it was sent
 
 
 def test_removal_calls_stay_under_the_uri_limit(emulator: SendGridEmulator, api: Api) -> None:
