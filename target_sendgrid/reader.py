@@ -38,16 +38,13 @@ class SingerInputReader(MsgSpecReader):
         """Parse one line; a bad line is named by the error's position, never its text.
 
         The SDK's decoder, without its handling: it logs the raw line and puts it in the error,
-        and input lines hold personal data. (``_read`` makes the same call inline, counting lines.)
+        and input lines hold personal data.
         """
         try:
             return decoder.decode(line)
         except msgspec.DecodeError as exc:
-            raise self._not_json(exc) from None
-
-    def _not_json(self, exc: msgspec.DecodeError) -> InvalidInputLine:
-        hint = " The input must be Singer messages, one JSON object a line." if self.line_number == 1 else ""
-        return InvalidInputLine(f"not valid JSON ({exc}).{hint}")
+            hint = " The input must be Singer messages, one JSON object a line." if self.line_number == 1 else ""
+            raise InvalidInputLine(f"not valid JSON ({exc}).{hint}") from None
 
     def process_lines(
         self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]
@@ -86,7 +83,6 @@ class SingerInputReader(MsgSpecReader):
         # may stop the run at once only while the next line is awaited, never mid-message.
         # Written as one loop because it runs once per input line.
         guard = self.guard or ShutdownGuard()
-        decode = decoder.decode
         source = iter(lines)
         stats: Counter[str] = Counter()
         while True:
@@ -101,10 +97,7 @@ class SingerInputReader(MsgSpecReader):
                 return stats
             self.line_number += 1
             self._message = None
-            try:
-                self._message = message = decode(line)  # deserialize_json, inline
-            except msgspec.DecodeError as exc:
-                raise self._not_json(exc) from None
+            self._message = message = self.deserialize_json(line)
             record_type = message.get("type") if isinstance(message, dict) else None
             if record_type is None:
                 self.assert_line_requires(message, requires={"type"})  # raises, naming the line
