@@ -96,9 +96,6 @@ class Body:
             yield (b"," if start else b"") + b",".join(self.parts[start : start + self.SLICE])
         yield b"]}"
 
-    def __bytes__(self) -> bytes:
-        return b"".join(self)
-
 
 def merge(earlier: bytes, contact: dict[str, Any]) -> dict[str, Any]:
     """A later record of the same email, over the earlier one: what it lacks keeps the earlier value."""

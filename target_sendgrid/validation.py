@@ -34,5 +34,5 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
         """Raise InvalidRecord, naming the property, if the record does not match."""
         try:
             self.compiled(record)
-        except fastjsonschema.JsonSchemaValueException as exc:
+        except Invalid as exc:
             raise InvalidRecord(exc.message, record) from exc  # InvalidRecord adds its own prefix
