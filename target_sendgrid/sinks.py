@@ -133,10 +133,7 @@ class SendGridSink(Sink):
         the record copy, the map and the sink lookup are left out, and the checks are made
         inline: this runs once per record, and each call was a few percent of the run.
         """
-        if _SDC_PROPERTIES.isdisjoint(record):
-            self._deleted = False
-        else:
-            self._remove_sdc_metadata_from_record(record)
+        self._remove_sdc_metadata_from_record(record)
         if self._compiled is not None:
             try:
                 self._compiled(record)
