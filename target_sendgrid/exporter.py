@@ -9,8 +9,9 @@ is delivered in a worker thread (see ``delivery``); STATE follows the batches th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 from target_sendgrid.batch import Batch, BatchKey, encode, merge
@@ -79,7 +80,8 @@ class Exporter:
         # An earlier record of this email queued for other lists (or its removal from one of
         # these) is sent first, and this batch will wait for it: the later record lands last.
         if len(self._open) > 1 or key not in self._open:  # another open batch may hold this email
-            self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
+            with self._unsent_if_stopped():
+                self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
         batch = self._open.get(key)
         if batch is not None and email in batch.contacts:
             # One email per request: the later record wins field by field, and what it lacks
@@ -98,7 +100,8 @@ class Exporter:
             added = batch is not None and batch.add(email, part, ref)
         if not added:
             if batch is not None and batch.contacts:
-                self._submit(key)
+                with self._unsent_if_stopped():
+                    self._submit(key)
             batch = self._new_batch(key, ref.number)
             with self._lock:
                 added = batch.add(email, part, ref)
@@ -108,6 +111,19 @@ class Exporter:
         self._accepted += 1
         if self.members is not None:
             self.note_members(email, list_ids)
+
+    @contextmanager
+    def _unsent_if_stopped(self) -> Iterator[None]:
+        """Around a wait for a free slot while a contact is being added, before it is in any batch.
+
+        A signal (or a failed batch) ends the wait with an exception: the contact then joins no
+        batch, so it is counted as not sent here, or the summary would not add up.
+        """
+        try:
+            yield
+        except BaseException:
+            self.report.count("not_sent")
+            raise
 
     def holds(self, email: str) -> bool:
         """Whether a batch not yet finished holds this email (a later record of it must follow it)."""
