@@ -94,6 +94,27 @@ def test_one_invalid_contact_fails_the_whole_request(
     assert emulator.list_contacts() == []
 
 
+def test_upsert_ignores_unknown_keys_and_keys_contacts_by_any_identifier(emulator: SendGridEmulator, api: Api) -> None:
+    # The body check takes a fast path for well-formed bodies; these are the cases it hands on.
+    put = "/v3/marketing/contacts"
+    contacts = [
+        {"email": "Ann@Example.com", "first_name": "Ann", "favourite_colour": "teal"},
+        {"external_id": "crm-7", "last_name": "Seven"},
+    ]
+    job = wait_job(api, api("PUT", put, json={"contacts": contacts}).json()["job_id"])
+    assert job["results"]["created_count"] == 2
+    by_id = {c.get("external_id") or c["email"]: c for c in emulator.list_contacts()}
+    assert by_id["ann@example.com"]["first_name"] == "Ann"
+    assert "favourite_colour" not in by_id["ann@example.com"]
+    assert by_id["crm-7"]["last_name"] == "Seven"
+    # A contact with no identifier at all fails the request, named by its index, fast path or not.
+    r = api("PUT", put, json={"contacts": [{"email": "bo@example.com"}, {"first_name": "Nobody"}]})
+    assert (r.status_code, r.json()["errors"][0]["field"]) == (400, "contacts[1]")
+    job = wait_job(api, api("PUT", put, json={"contacts": [{"external_id": "crm-7", "city": "Oslo"}]}).json()["job_id"])
+    assert job["results"]["updated_count"] == 1
+    assert [c["city"] for c in emulator.list_contacts() if c.get("external_id") == "crm-7"] == ["Oslo"]
+
+
 def test_upsert_count_body_and_list_limits(emulator: SendGridEmulator, api: Api) -> None:
     put = "/v3/marketing/contacts"
     assert api("PUT", put, json={"contacts": []}).status_code == 400
