@@ -11,7 +11,7 @@ import pytest
 
 from target_sendgrid.emulator import SendGridEmulator
 
-from .conftest import API_KEY, Api, logged_summary, run_cli, target_command, target_config
+from .conftest import API_KEY, DATA, Api, logged_summary, run_cli, target_command, target_config
 from .test_meltano import ROOT, meltano
 
 
@@ -166,3 +166,29 @@ def test_batch_files_take_the_path_of_record_messages(
     assert batches[2] == records[2]  # the same rejected lines, the same record numbers
     assert json.loads(batches[3].splitlines()[-1])  # the tap's last STATE came through
     assert API_KEY not in batches[3]
+
+
+@pytest.mark.parametrize("how", ["pipe", "--input"])
+def test_input_is_read_as_utf8_whatever_the_locale_and_line_ends(
+    emulator: SendGridEmulator, tmp_path: Path, how: str
+) -> None:
+    # Singer messages are UTF-8 JSON. A process whose stdin encoding is Latin-1 (PYTHONIOENCODING,
+    # or a legacy locale) must not turn "Zoë" into "ZoÃ«"; Windows line ends are whitespace.
+    config = target_config(emulator)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    scenario = DATA / "utf8_names_crlf.singer"
+    command = target_command(config_path, scenario if how == "--input" else None)
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1", "PYTHONUTF8": "0", "LC_ALL": "C"}
+    with scenario.open("rb") as data:
+        feed = None if how == "--input" else data.read()
+    done = subprocess.run(command, input=feed, capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    names = {c["email"]: (c["first_name"], c["last_name"]) for c in emulator.list_contacts(config["list_id"])}
+    assert names == {
+        "zoe@example.com": ("Zoë", "Ångström"),
+        "jose@example.com": ("José", "Muñoz"),
+        "lukasz@example.com": ("Łukasz", "Żółć"),
+        "watanabe@example.com": ("渡辺", "健"),
+    }
+    assert json.loads(done.stdout.decode().splitlines()[-1]) == {"bookmarks": {"people": {"done": True}}}
