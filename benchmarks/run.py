@@ -3,6 +3,7 @@
     python benchmarks/run.py                    # 100,000 profiles, instant jobs
     python benchmarks/run.py --count 1000000    # memory bound by the batch, not the input
     python benchmarks/run.py --job-delay 2      # import jobs overlap with our own work
+    python benchmarks/run.py --pipe             # stdin a pipe, as from a tap, instead of a file
     python benchmarks/run.py --nightly          # first run, unchanged re-run, 1% changed: skip_unchanged off and on
     python benchmarks/run.py --nightly --count 1000000
 
@@ -41,16 +42,20 @@ class Sample:
     phases: tuple[float, float] | None  # seconds to the first SCHEMA handled, and to the input's end
 
 
-def run(command: list[str], input_path: Path) -> Sample:
-    """Run one child process reading input_path on stdin.
+def run(command: list[str], input_path: Path, pipe: bool = False) -> Sample:
+    """Run one child process reading input_path on stdin (a file, or a pipe from ``cat`` as from a tap).
 
     The peak is the child's own VmHWM, polled from /proc: rusage's ru_maxrss would also count the
     pages the child shared with this process (emulator included) between fork and exec.
     """
-    with input_path.open("rb") as stdin:
+    with input_path.open("rb") as data:
         started = time.time()
         start = time.perf_counter()
+        cat = subprocess.Popen(["cat"], stdin=data, stdout=subprocess.PIPE) if pipe else None
+        stdin = cat.stdout if cat is not None else data
         child = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if cat is not None:
+            cat.stdout.close()  # type: ignore[union-attr]  # the child holds the pipe now
         assert child.stderr is not None
         err: list[bytes] = []
         reader = threading.Thread(target=lambda: err.append(child.stderr.read()))  # type: ignore[union-attr]
@@ -61,6 +66,8 @@ def run(command: list[str], input_path: Path) -> Sample:
             time.sleep(0.02)
         wall = time.perf_counter() - start
         reader.join()
+        if cat is not None:
+            cat.wait()
     log = b"".join(err).decode()
     if child.returncode != 0:
         sys.exit(f"{command} failed:\n{log[-3000:]}")
@@ -95,6 +102,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--job-delay", type=float, default=0.0, help="seconds each emulator import job takes")
     parser.add_argument("--no-yardstick", action="store_true", help="skip the do-nothing target")
+    parser.add_argument("--pipe", action="store_true", help="feed stdin through a pipe, as a tap does, not a file")
     parser.add_argument("--nightly", action="store_true", help="the nightly scenario, with and without skip_unchanged")
     parser.add_argument(
         "--job-seconds-per-1000", type=float, default=0.2, help="--nightly: import job time per 1,000 contacts"
@@ -116,7 +124,8 @@ def hot_path(work: Path, args: argparse.Namespace) -> None:
     with data.open("w") as out:
         write_singer(out, args.count, state_every=10_000)
     print(
-        f"{args.count:,} profiles, {data.stat().st_size / 1e6:.0f} MB of Singer messages, job delay {args.job_delay}s"
+        f"{args.count:,} profiles, {data.stat().st_size / 1e6:.0f} MB of Singer messages, job delay {args.job_delay}s,"
+        f" stdin {'a pipe' if args.pipe else 'a file'}"
     )
 
     emulator = SendGridEmulator(KEY, job_delay=args.job_delay, rate_limit=10**9).start()
@@ -143,11 +152,11 @@ def hot_path(work: Path, args: argparse.Namespace) -> None:
             )
         )
         before = len(emulator.request_log)
-        figures["a"].append(run(ours, data))
+        figures["a"].append(run(ours, data, args.pipe))
         requests = emulator.request_log[before:]
         if not args.no_yardstick:
-            figures["b"].append(run(yardstick, data))
-            figures["c"].append(run(bare, data))
+            figures["b"].append(run(yardstick, data, args.pipe))
+            figures["c"].append(run(bare, data, args.pipe))
     emulator.stop()
 
     puts = [r for r in requests if r["method"] == "PUT"]
