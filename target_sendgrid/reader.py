@@ -27,7 +27,7 @@ INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, 
 INPUT_BUFFER = 1 << 20
 
 
-def large_reads(stream: t.IO[str]) -> t.IO[str] | t.IO[bytes]:
+def large_reads(stream: t.IO[t.Any]) -> t.IO[t.Any]:
     """The input file or standard input as bytes, read a megabyte at a time (Singer is UTF-8 JSON).
 
     Why: each read of a text stream's 8 KB buffer releases the GIL and takes it straight back,
