@@ -80,7 +80,7 @@ class Exporter:
         # An earlier record of this email queued for other lists (or its removal from one of
         # these) is sent first, and this batch will wait for it: the later record lands last.
         if len(self._open) > 1 or key not in self._open:  # another open batch may hold this email
-            with self._unsent_if_stopped():
+            with self.unsent_if_stopped():
                 self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
         batch = self._open.get(key)
         if batch is not None and email in batch.contacts:
@@ -100,7 +100,7 @@ class Exporter:
             added = batch is not None and batch.add(email, part, ref)
         if not added:
             if batch is not None and batch.contacts:
-                with self._unsent_if_stopped():
+                with self.unsent_if_stopped():
                     self._submit(key)
             batch = self._new_batch(key, ref.number)
             with self._lock:
@@ -113,10 +113,10 @@ class Exporter:
             self.note_members(email, list_ids)
 
     @contextmanager
-    def _unsent_if_stopped(self) -> Iterator[None]:
-        """Around a wait for a free slot while a contact is being added, before it is in any batch.
+    def unsent_if_stopped(self) -> Iterator[None]:
+        """Around a wait for a free slot while a record is queued, before any batch holds it.
 
-        A signal (or a failed batch) ends the wait with an exception: the contact then joins no
+        A signal (or a failed batch) ends the wait with an exception: the record then joins no
         batch, so it is counted as not sent here, or the summary would not add up.
         """
         try:
