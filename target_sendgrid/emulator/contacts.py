@@ -170,7 +170,7 @@ class ContactsEndpoints(Account):
         if not isinstance(contact, dict):
             return [{"field": at, "message": "contact must be an object"}]
         errors = []
-        if not (contact.get("email") or any(contact.get(k) for k in IDENTIFIERS)):
+        if not any(contact.get(k) for k in IDENTIFIERS):
             errors.append({"field": at, "message": f"contact must have one of: {', '.join(IDENTIFIERS)}"})
         for name, value in contact.items():
             limit = FIELD_LIMITS.get(name, 0)
@@ -316,16 +316,16 @@ class ContactsEndpoints(Account):
                 stored = {"id": str(uuid.uuid4()), "list_ids": [], "custom_fields": {}, "created_at": now}
                 self.contacts[stored["id"]] = stored
                 others = True  # index every identifier given
-            elif not email or not stored.keys().isdisjoint(_OTHER_IDENTIFIERS):
-                # Spec: "To update a contact, all of its existing identifiers must be present".
-                missing = [k for k in IDENTIFIERS if stored.get(k) and not contact.get(k)]
-                if missing:
-                    job.errors.append(
-                        [contact.get("email", ""), f"all existing identifiers must be present: {missing}"]
-                    )
-                    continue
-                updated += 1
             else:
+                # Spec: "To update a contact, all of its existing identifiers must be present". One
+                # found by its email, with no other identifier stored, cannot lack any.
+                if not email or not stored.keys().isdisjoint(_OTHER_IDENTIFIERS):
+                    missing = [k for k in IDENTIFIERS if stored.get(k) and not contact.get(k)]
+                    if missing:
+                        job.errors.append(
+                            [contact.get("email", ""), f"all existing identifiers must be present: {missing}"]
+                        )
+                        continue
                 updated += 1
             stored.update(contact)
             if custom:
