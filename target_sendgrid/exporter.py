@@ -73,8 +73,7 @@ class Exporter:
 
     def add(self, contact: dict[str, Any], list_ids: tuple[str, ...], ref: RecordRef) -> None:
         """Queue a contact for upsert to ``list_ids``; sends a batch when it is full."""
-        if self._failure is not None:
-            raise self._failure
+        self._raise_if_failed()
         email = contact["email"]
         key = ("upsert", list_ids)
         # An earlier record of this email queued for other lists (or its removal from one of
