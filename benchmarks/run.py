@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import target_sendgrid
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.sample import write_singer
 
 HERE = Path(__file__).parent

@@ -7,10 +7,10 @@ from typing import Any
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.client import check_url
-from target_sendgrid.customfields import name_errors
-from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-from target_sendgrid.mapping import MAPPABLE_FIELDS, resolve_mapping
+from target_sendgrid.contacts.custom_fields import name_errors
+from target_sendgrid.contacts.mapping import MAPPABLE_FIELDS, resolve_mapping
+from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
+from target_sendgrid.sendgrid.urls import check_url
 
 # Just under SendGrid's 6 MB body cap, leaving room for headers and rounding.
 DEFAULT_MAX_REQUEST_BYTES = 5_900_000

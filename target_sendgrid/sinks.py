@@ -9,11 +9,11 @@ from singer_sdk.sinks import Sink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from singer_sdk.target_base import Target
 
-from target_sendgrid.context import ExportContext
-from target_sendgrid.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
+from target_sendgrid.contacts.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
+from target_sendgrid.contacts.segments import normalise
 from target_sendgrid.report import RecordRef
-from target_sendgrid.segments import normalise
-from target_sendgrid.validation import FastJSONSchemaValidator, Invalid
+from target_sendgrid.run import ExportContext
+from target_sendgrid.singer.validation import FastJSONSchemaValidator, Invalid
 
 # The SDK's record metadata properties (sinks/core.py, _remove_sdc_metadata_from_record).
 _SDC_PROPERTIES = frozenset(

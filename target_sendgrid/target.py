@@ -25,14 +25,14 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 
 from target_sendgrid import settings
-from target_sendgrid.batchfiles import batch_records
-from target_sendgrid.cli import SendGridCommand, check_config_files
-from target_sendgrid.client import SendGridClient
-from target_sendgrid.context import ExportContext
-from target_sendgrid.exporter import Exporter, MaxContactsExceeded
-from target_sendgrid.reader import INPUT_ERRORS, SingerInputReader
+from target_sendgrid.delivery.exporter import Exporter, MaxContactsExceeded
 from target_sendgrid.report import RunReport
-from target_sendgrid.shutdown import Interrupted, ShutdownGuard
+from target_sendgrid.run import ExportContext
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.singer.batch_files import batch_records
+from target_sendgrid.singer.command import SendGridCommand, check_config_files
+from target_sendgrid.singer.reader import INPUT_ERRORS, SingerInputReader
+from target_sendgrid.singer.signals import Interrupted, ShutdownGuard
 from target_sendgrid.sinks import SendGridSink
 
 

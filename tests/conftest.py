@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.sample import profiles, write_singer
 from target_sendgrid.target import TargetSendGrid
 

@@ -10,7 +10,7 @@ import fastjsonschema
 import pytest
 import requests
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import Api
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import Api, run_target, target_config
 

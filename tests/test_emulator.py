@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from target_sendgrid.emulator import SendGridEmulator, fetch
+from sendgrid_emulator import SendGridEmulator, fetch
 
 from .conftest import API_KEY, Api
 

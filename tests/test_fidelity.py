@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from target_sendgrid.client import SendGridClient
-from target_sendgrid.emulator import SendGridEmulator
-from target_sendgrid.lists import remove_from_list
+from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.removals import remove_from_list
 
 from .conftest import API_KEY, Api, run_cli, target_config
 from .test_lists import PREFILLED, prefill

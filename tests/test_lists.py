@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import Api, run_target, target_config
 

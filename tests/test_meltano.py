@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from target_sendgrid.emulator import SendGridEmulator
-from target_sendgrid.mapping import Rejected, normalise_email
+from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.contacts.mapping import Rejected, normalise_email
 from target_sendgrid.sample import profiles
 
 from .conftest import API_KEY, run_target, singer_lines, target_config

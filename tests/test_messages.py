@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import API_KEY, DATA, Api, logged_summary, run_cli, target_command, target_config
 from .test_meltano import ROOT, meltano

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import DATA, Api, run_cli, target_command, target_config
 from .test_fidelity import EXPORT_VARIANTS

@@ -8,7 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import API_KEY, DATA, run_cli, target_command, target_config
 from .test_docs import about

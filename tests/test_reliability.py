@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.client import check_url, reset_delay
-from target_sendgrid.emulator import SendGridEmulator
-from target_sendgrid.reader import INPUT_ERRORS
+from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.sendgrid.transport import reset_delay
+from target_sendgrid.sendgrid.urls import check_url
+from target_sendgrid.singer.reader import INPUT_ERRORS
 
 from .conftest import API_KEY, expected_emails, run_target, singer_lines, target_config
 

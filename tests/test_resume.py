@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import API_KEY, expected_emails, singer_lines, target_config
 

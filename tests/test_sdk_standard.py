@@ -11,7 +11,7 @@ import atexit
 
 from singer_sdk.testing import get_target_test_class
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.target import TargetSendGrid
 
 from .conftest import API_KEY

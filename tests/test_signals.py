@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import expected_emails, logged_summary, singer_lines, target_command, target_config
 
@@ -135,7 +135,7 @@ def test_stop_does_not_wait_for_a_batch_that_never_started() -> None:
     (The slot of a finished batch is free a moment before its worker is, so the next batch can
     be queued; the pool's shutdown cancels it, and such a future never reports itself done.)
     """
-    from target_sendgrid.exporter import Exporter
+    from target_sendgrid.delivery.exporter import Exporter
     from target_sendgrid.report import RecordRef, RunReport
 
     report = RunReport()

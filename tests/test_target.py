@@ -8,11 +8,12 @@ import logging
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.batch import Batch, Body, encode
-from target_sendgrid.client import AuthError, SendGridClient
-from target_sendgrid.emulator import SendGridEmulator
-from target_sendgrid.exporter import Exporter
+from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.delivery.exporter import Exporter
+from target_sendgrid.delivery.request_batch import Batch, Body, encode
 from target_sendgrid.report import RecordRef, RunReport
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.errors import AuthError
 
 from .conftest import API_KEY, expected_emails, run_cli, run_target, singer_lines, target_config
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from target_sendgrid.emulator import SendGridEmulator
+from sendgrid_emulator import SendGridEmulator
 
 from .conftest import Api, run_cli, target_config
 from .test_fidelity import EXPORT_VARIANTS

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from target_sendgrid.customfields import CustomField
-from target_sendgrid.limits import FIELD_LIMITS, MAX_ALTERNATE_EMAILS
-from target_sendgrid.values import Unconvertible, as_text, convert
+from target_sendgrid.contacts.custom_fields import CustomField
+from target_sendgrid.contacts.values import Unconvertible, as_text, convert
+from target_sendgrid.sendgrid.limits import FIELD_LIMITS, MAX_ALTERNATE_EMAILS
 
 # The reserved fields field_mapping may name.
 MAPPABLE_FIELDS = (*FIELD_LIMITS, "alternate_emails")

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import asdict
 
-from target_sendgrid.emulator.account import Account, Faults
+from sendgrid_emulator.account import Account, Faults
 
 # Observed per-endpoint limits per window: 200 on contact writes and searches, 600 elsewhere.
 STRICT_LIMIT, DEFAULT_LIMIT = 200, 600

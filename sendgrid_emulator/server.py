@@ -24,17 +24,17 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 import requests
 
-from target_sendgrid.emulator.account import ApiError, Faults, Request, Response, Route, decode_json
-from target_sendgrid.emulator.contacts import ROUTES as CONTACT_ROUTES
-from target_sendgrid.emulator.contacts import ContactsEndpoints
-from target_sendgrid.emulator.exports import ROUTES as EXPORT_ROUTES
-from target_sendgrid.emulator.exports import ExportsEndpoints, ExportVariants
-from target_sendgrid.emulator.faults import FaultInjection, RateLimited, error_body
-from target_sendgrid.emulator.fields import ROUTES as FIELD_ROUTES
-from target_sendgrid.emulator.fields import FieldsEndpoints
-from target_sendgrid.emulator.lists import ROUTES as LIST_ROUTES
-from target_sendgrid.emulator.lists import ListsEndpoints
-from target_sendgrid.limits import MAX_BODY_BYTES
+from sendgrid_emulator.account import ApiError, Faults, Request, Response, Route, decode_json
+from sendgrid_emulator.contacts import ROUTES as CONTACT_ROUTES
+from sendgrid_emulator.contacts import ContactsEndpoints
+from sendgrid_emulator.exports import ROUTES as EXPORT_ROUTES
+from sendgrid_emulator.exports import ExportsEndpoints, ExportVariants
+from sendgrid_emulator.faults import FaultInjection, RateLimited, error_body
+from sendgrid_emulator.fields import ROUTES as FIELD_ROUTES
+from sendgrid_emulator.fields import FieldsEndpoints
+from sendgrid_emulator.limits import MAX_BODY_BYTES
+from sendgrid_emulator.lists import ROUTES as LIST_ROUTES
+from sendgrid_emulator.lists import ListsEndpoints
 
 DEFAULT_API_KEY = "SG.emulator-key"
 MAX_REQUEST_LINE = 8_150  # characters of URL that RudderStack found nginx to take before a 414

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-from target_sendgrid.emulator.account import Account, ApiError, Request, Response, Route
-from target_sendgrid.limits import MAX_LISTS
+from sendgrid_emulator.account import Account, ApiError, Request, Response, Route
+from sendgrid_emulator.limits import MAX_LISTS
 
 ROUTES: tuple[Route, ...] = (
     ("GET", r"/v3/marketing/lists", "_get_lists", "lists"),

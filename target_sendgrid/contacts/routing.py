@@ -1,4 +1,4 @@
-"""Lists and membership: which lists a record joins, and removals from a list."""
+"""Routing: which lists a record joins, and the lists named in the settings found or created."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import logging
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
-from target_sendgrid.client import NotFound, SendGridClient
-from target_sendgrid.segments import normalise
+from target_sendgrid.contacts.segments import normalise
+from target_sendgrid.sendgrid.client import SendGridClient
 
 logger = logging.getLogger("target-sendgrid.lists")
-
-REMOVE_CHUNK = 100  # contact ids per removal call, as other integrations use
-MAX_QUERY_CHARS = 4_000  # of comma-separated ids in one removal URL: well under nginx's ~8 KB (a 414 past it)
 
 
 class ListRouter:
@@ -77,53 +74,3 @@ class ListRouter:
                 name_of[resolved[value]] = value
                 logger.info("Created list '%s' (%s)", value, resolved[value])
         return resolved, {i: name_of[i] for i in resolved.values()}
-
-
-def remove_from_list(client: SendGridClient, list_id: str, ids: list[str], timeout: float, attempts: int) -> None:
-    """Remove contacts from a list, following each job to its end.
-
-    SendGrid answers 404 for the whole call when one id no longer exists (a contact deleted
-    since it was looked up): the ids that still exist are then removed, and the vanished
-    ones are no longer in the list either, so they count as removed.
-    """
-    for chunk in _chunks(ids):
-        try:
-            _removal_job(client, list_id, chunk, timeout, attempts)
-        except NotFound:
-            existing = client.existing_contact_ids(chunk)
-            if len(existing) == len(chunk):
-                raise  # every contact exists: it is the list that is gone
-            logger.info(
-                "%d of %d contacts were deleted from SendGrid meanwhile; removing the other %d from list %s",
-                len(chunk) - len(existing),
-                len(chunk),
-                len(existing),
-                list_id,
-            )
-            if existing:
-                _removal_job(client, list_id, existing, timeout, attempts)
-
-
-def _removal_job(client: SendGridClient, list_id: str, ids: list[str], timeout: float, attempts: int) -> None:
-    client.run_job(
-        lambda: client.remove_from_list(list_id, ids),
-        timeout,
-        attempts,
-        f"removal of {len(ids)} contacts from list {list_id}",
-    )
-
-
-def _chunks(ids: list[str]) -> list[list[str]]:
-    """Ids in calls of at most REMOVE_CHUNK ids and MAX_QUERY_CHARS characters (nginx answers 414 past ~8 KB)."""
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    length = 0
-    for contact_id in ids:
-        if current and (len(current) >= REMOVE_CHUNK or length + 1 + len(contact_id) > MAX_QUERY_CHARS):
-            chunks.append(current)
-            current, length = [], 0
-        current.append(contact_id)
-        length += len(contact_id) + 1
-    if current:
-        chunks.append(current)
-    return chunks

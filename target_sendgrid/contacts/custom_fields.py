@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from target_sendgrid.client import SendGridClient
-from target_sendgrid.limits import CUSTOM_FIELD_NAME, RESERVED_NAMES
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.limits import CUSTOM_FIELD_NAME, RESERVED_NAMES
 
 logger = logging.getLogger("target-sendgrid.customfields")
 

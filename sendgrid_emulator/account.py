@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from target_sendgrid.limits import IDENTIFIERS
+from sendgrid_emulator.limits import IDENTIFIERS
 
 # Request bodies are parsed with msgspec: upserts of 30,000 contacts took the stdlib parser a
 # tenth of a second each, and the emulator's own time is in every benchmark figure.

@@ -15,17 +15,18 @@ from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.client import NotFound, SendGridClient
-from target_sendgrid.customfields import CustomField, CustomFieldRegistry
-from target_sendgrid.exporter import Exporter
-from target_sendgrid.limits import MAX_CONTACTS_PER_UPSERT
-from target_sendgrid.lists import ListRouter
-from target_sendgrid.mirror import MirrorMode
-from target_sendgrid.progress import Progress
+from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegistry
+from target_sendgrid.contacts.routing import ListRouter
+from target_sendgrid.contacts.segments import SegmentFilter
+from target_sendgrid.delivery.exporter import Exporter
+from target_sendgrid.delivery.progress import Progress
 from target_sendgrid.report import RunReport
-from target_sendgrid.segments import SegmentFilter
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.errors import NotFound
+from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT
 from target_sendgrid.settings import DEFAULT_MAX_REQUEST_BYTES
-from target_sendgrid.unchanged import SendGridCopy, read_copy
+from target_sendgrid.sync.mirror import MirrorMode
+from target_sendgrid.sync.unchanged import SendGridCopy, read_copy
 
 logger = logging.getLogger("target-sendgrid.context")
 

@@ -19,11 +19,11 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from target_sendgrid.client import SendGridClient
-from target_sendgrid.customfields import CustomField
-from target_sendgrid.exportfiles import custom_value
-from target_sendgrid.lists import ListRouter
-from target_sendgrid.shutdown import Interrupted
+from target_sendgrid.contacts.custom_fields import CustomField
+from target_sendgrid.contacts.routing import ListRouter
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.export_files import custom_value
+from target_sendgrid.singer.signals import Interrupted
 
 logger = logging.getLogger("target-sendgrid.unchanged")
 

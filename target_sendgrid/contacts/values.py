@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from target_sendgrid.limits import MAX_TEXT_VALUE
+from target_sendgrid.sendgrid.limits import MAX_TEXT_VALUE
 
 # Compact JSON for objects and arrays, numbers written with the digits they came with.
 _encode_json = msgspec.json.Encoder(decimal_format="number", enc_hook=str).encode

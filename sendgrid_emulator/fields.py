@@ -5,8 +5,8 @@ Follows "Custom fields" in the API notes: ids like ``e1_N`` (a counter and the t
 
 from __future__ import annotations
 
-from target_sendgrid.emulator.account import Account, ApiError, Request, Response, Route
-from target_sendgrid.limits import CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, RESERVED_NAMES
+from sendgrid_emulator.account import Account, ApiError, Request, Response, Route
+from sendgrid_emulator.limits import CUSTOM_FIELD_NAME, MAX_CUSTOM_FIELDS, RESERVED_NAMES
 
 FIELD_TYPE_CODES = {"Text": "T", "Number": "N", "Date": "D"}
 

@@ -6,10 +6,11 @@ import logging
 import re
 from collections.abc import Callable
 
-from target_sendgrid.batch import Batch
-from target_sendgrid.client import BadRequest, SendGridClient
-from target_sendgrid.lists import remove_from_list
+from target_sendgrid.delivery.request_batch import Batch
 from target_sendgrid.report import RecordRef, RunReport
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.errors import BadRequest
+from target_sendgrid.sendgrid.removals import remove_from_list
 
 logger = logging.getLogger("target-sendgrid.delivery")
 

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from target_sendgrid.emulator.account import Account, ApiError, Request, Response, Route, _now
+from sendgrid_emulator.account import Account, ApiError, Request, Response, Route, _now
 
 ROUTES: tuple[Route, ...] = (
     ("POST", r"/v3/marketing/contacts/exports", "_create_export", "exports"),

@@ -21,14 +21,15 @@ from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.client import SendGridClient
-from target_sendgrid.customfields import CustomField, CustomFieldRegistry
-from target_sendgrid.exporter import Exporter
-from target_sendgrid.exportfiles import custom_value
-from target_sendgrid.lists import ListRouter, remove_from_list
+from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegistry
+from target_sendgrid.contacts.routing import ListRouter
+from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.report import RunReport
-from target_sendgrid.unchanged import SendGridCopy
-from target_sendgrid.versions import TableVersions
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.export_files import custom_value
+from target_sendgrid.sendgrid.removals import remove_from_list
+from target_sendgrid.sync.unchanged import SendGridCopy
+from target_sendgrid.sync.versions import TableVersions
 
 logger = logging.getLogger("target-sendgrid.mirror")
 

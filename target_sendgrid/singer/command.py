@@ -15,10 +15,10 @@ from types import TracebackType
 import click
 from singer_sdk.plugin_base import SingerCommand
 
-from target_sendgrid.client import SendGridError
-from target_sendgrid.delivery import ExportError
-from target_sendgrid.mirror import MirrorStopped
-from target_sendgrid.reader import INPUT_ERRORS
+from target_sendgrid.delivery.sending import ExportError
+from target_sendgrid.sendgrid.errors import SendGridError
+from target_sendgrid.singer.reader import INPUT_ERRORS
+from target_sendgrid.sync.mirror import MirrorStopped
 
 # Failures that come from the input, the settings, the network or SendGrid's answers (a job past
 # job_timeout_seconds is a TimeoutError with its own message), never from a bug here.

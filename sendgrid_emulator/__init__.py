@@ -10,7 +10,7 @@ jobs, ``lists``, ``fields``, ``exports``), ``faults`` (rate limits and injected 
 ``server`` (HTTP, dispatch, inspection, the ``sendgrid-emulator`` command).
 """
 
-from target_sendgrid.emulator.account import Faults, valid_email
-from target_sendgrid.emulator.server import DEFAULT_API_KEY, SendGridEmulator, fetch, main
+from sendgrid_emulator.account import Faults, valid_email
+from sendgrid_emulator.server import DEFAULT_API_KEY, SendGridEmulator, fetch, main
 
 __all__ = ["DEFAULT_API_KEY", "Faults", "SendGridEmulator", "fetch", "main", "valid_email"]

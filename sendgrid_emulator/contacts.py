@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from target_sendgrid.emulator.account import (
+from sendgrid_emulator.account import (
     EMAIL_RE,
     Account,
     ApiError,
@@ -28,7 +28,7 @@ from target_sendgrid.emulator.account import (
     _now,
     valid_email,
 )
-from target_sendgrid.limits import (
+from sendgrid_emulator.limits import (
     FIELD_LIMITS,
     IDENTIFIERS,
     MAX_ALTERNATE_EMAILS,

@@ -17,7 +17,7 @@ from singer_sdk.exceptions import (
     RecordsWithoutSchemaException,
 )
 
-from target_sendgrid.shutdown import Interrupted, ShutdownGuard
+from target_sendgrid.singer.signals import Interrupted, ShutdownGuard
 
 # Failures of the input itself: the records before them are still exported.
 INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, MissingKeyPropertiesError)

@@ -1,0 +1,164 @@
+"""SendGrid's Marketing Contacts endpoints that the target calls, one method each."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import requests
+
+from target_sendgrid.sendgrid.errors import NotFound, SendGridError
+from target_sendgrid.sendgrid.export_files import contact_rows
+from target_sendgrid.sendgrid.jobs import Poller
+from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAILS
+from target_sendgrid.sendgrid.transport import Transport
+
+logger = logging.getLogger("target-sendgrid.client")
+
+
+class SendGridClient(Transport):
+    """The endpoints, over the transport's retries; import jobs and exports followed to their end."""
+
+    def __init__(self, api_key: str, api_url: str = "https://api.sendgrid.com", **options: Any) -> None:
+        super().__init__(api_key, api_url, **options)
+        self.poller = Poller()
+
+    # --- endpoints ------------------------------------------------------------------
+
+    def field_definitions(self) -> dict:
+        """GET field definitions; also the cheap request that checks the key at start."""
+        body = self.request("GET", "/v3/marketing/field_definitions").json()
+        body.setdefault("custom_fields", [])
+        return body
+
+    def create_custom_field(self, name: str, field_type: str) -> dict:
+        """POST a custom field definition; returns it with its id."""
+        return self.request(
+            "POST", "/v3/marketing/field_definitions", json={"name": name, "field_type": field_type}
+        ).json()
+
+    def get_list(self, list_id: str) -> dict:
+        """One list with its contact count."""
+        return self.request("GET", f"/v3/marketing/lists/{list_id}").json()
+
+    def lists(self) -> Iterator[dict]:
+        """Every list of the account, following ``_metadata.next`` page by page."""
+        path: str | None = "/v3/marketing/lists?page_size=1000"
+        while path:
+            page = self.request("GET", path).json()
+            yield from page.get("result") or []
+            next_url = (page.get("_metadata") or {}).get("next")
+            if next_url and not next_url.startswith(self.api_url + "/"):
+                # The key goes only to api_url, never to a host named in an answer.
+                raise SendGridError(f"list pagination points outside api_url: {next_url}")
+            path = next_url[len(self.api_url) :] if next_url else None
+
+    def create_list(self, name: str) -> str:
+        """Create a list; returns its id."""
+        return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"]
+
+    def contact_ids(self, emails: list[str]) -> dict[str, str]:
+        """email -> contact id for the emails that exist."""
+        ids: dict[str, str] = {}
+        for found in self._lookup("/v3/marketing/contacts/search/emails", "emails", emails):
+            ids.update(
+                {e.lower(): r["contact"]["id"] for e, r in (found.get("result") or {}).items() if "contact" in r}
+            )
+        return ids
+
+    def existing_contact_ids(self, contact_ids: list[str]) -> list[str]:
+        """Those of these contact ids that still exist (contacts/batch)."""
+        answers = self._lookup("/v3/marketing/contacts/batch", "ids", contact_ids)
+        found = {contact.get("id") for answer in answers for contact in answer.get("result") or []}
+        return [i for i in contact_ids if i in found]
+
+    def _lookup(self, path: str, key: str, values: list[str]) -> Iterator[dict]:
+        """POST ``{key: values}`` 100 values at a time (both look-ups' cap); a 404 means none was found."""
+        for start in range(0, len(values), MAX_SEARCH_EMAILS):
+            try:
+                yield self.request("POST", path, json={key: values[start : start + MAX_SEARCH_EMAILS]}).json()
+            except NotFound:
+                continue
+
+    def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
+        """Remove contacts from a list (they stay in the account); returns the job id."""
+        response = self.request(
+            "DELETE", f"/v3/marketing/lists/{list_id}/contacts", params={"contact_ids": ",".join(contact_ids)}
+        )
+        return response.json()["job_id"]
+
+    def list_members(self, list_id: str, timeout: float) -> Iterator[dict]:
+        """Every contact of a list, read through a contacts export (search returns at most 50).
+
+        Rows come one at a time from each of the export's files (see ``exportfiles``).
+        """
+        export_id = self.request(
+            "POST", "/v3/marketing/contacts/exports", json={"list_ids": [list_id], "file_type": "json"}
+        ).json()["id"]
+        export = self.poller.poll(
+            lambda: self.request("GET", f"/v3/marketing/contacts/exports/{export_id}").json(),
+            lambda e: e.get("status") != "pending",
+            timeout,
+            f"export of list {list_id}",
+        )
+        if export.get("status") != "ready":
+            raise SendGridError(f"export of list {list_id} ended {export.get('status')}: {export.get('message', '')}")
+        for url in export.get("urls") or []:
+            with self.download(url, "export url") as lines:
+                yield from contact_rows(lines)
+
+    def upsert(self, body: bytes | Iterable[bytes]) -> str:
+        """PUT a prepared upsert body (bytes, or an iterable of bytes with a length); returns the job id."""
+        response = self.request(
+            "PUT", "/v3/marketing/contacts", data=body, headers={"Content-Type": "application/json"}
+        )
+        return response.json()["job_id"]
+
+    def job(self, job_id: str) -> dict:
+        """An import job's status and results."""
+        return self.request("GET", f"/v3/marketing/contacts/imports/{job_id}").json()
+
+    def wait_for_job(self, job_id: str, timeout: float) -> dict:
+        """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
+        return self.poller.poll(
+            lambda: self.job(job_id), lambda j: j.get("status") != "pending", timeout, f"import job {job_id}"
+        )
+
+    def run_job(self, submit: Callable[[], str], timeout: float, attempts: int, what: str) -> tuple[dict, int]:
+        """Submit, follow the job to its end, and submit again while it ends ``failed``.
+
+        Returns the finished job and how many submissions it took; raises SendGridError when
+        all ``attempts`` failed. Each job's end is logged, for progress on long runs.
+        """
+        for attempt in range(1, attempts + 1):
+            job_id = submit()
+            started = time.monotonic()
+            job = self.wait_for_job(job_id, timeout)
+            status = job.get("status")
+            logger.info("Import job %s %s: %s in %.1fs", job_id, status, what, time.monotonic() - started)
+            if status != "failed":
+                return job, attempt
+            if attempt < attempts:
+                logger.warning("Import job %s ended failed; submitting %s again", job_id, what)
+        raise SendGridError(f"Import jobs for {what} ended failed {attempts} times; stopping the export")
+
+    def job_errors(self, job: dict) -> list[tuple[str, str]]:
+        """(email, message) pairs from a job's ``errors_url``, best effort."""
+        url = (job.get("results") or {}).get("errors_url")
+        if not url:
+            return []
+        out = []
+        try:
+            with self.download(url, "errors_url") as lines:
+                for row in csv.DictReader(lines):
+                    lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+                    message = lowered.get("error") or lowered.get("message") or "job error"
+                    out.append((lowered.get("email", "").strip().lower(), message))
+        except (ValueError, OSError, csv.Error, requests.RequestException, SendGridError) as exc:
+            # Its format is undocumented: never fail a run over it; errored_count is still counted.
+            why = exc if isinstance(exc, SendGridError) else type(exc).__name__  # never a line of the file
+            logger.warning("Could not read the errors of import job %s: %s", job.get("id"), why)
+        return out

@@ -1,0 +1,30 @@
+"""SendGrid's error answers as exceptions: what a caller may catch, and the hint for a refused key."""
+
+from __future__ import annotations
+
+AUTH_HINT = (
+    "Check that api_key is a current SendGrid API key with the Marketing scopes "
+    "(marketing.read and marketing.write, or Full Access), and that the account uses the new "
+    "Marketing Campaigns: legacy Marketing Campaigns accounts answer 403."
+)
+
+
+class SendGridError(Exception):
+    """An error answer from SendGrid, with its ``errors`` list."""
+
+    def __init__(self, message: str, status: int | None = None, errors: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or []
+
+
+class AuthError(SendGridError):
+    """401 or 403: retrying cannot help."""
+
+
+class BadRequest(SendGridError):
+    """400 or 413: the request itself was refused; ``errors`` may name contacts."""
+
+
+class NotFound(SendGridError):
+    """404."""

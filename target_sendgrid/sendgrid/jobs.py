@@ -1,0 +1,35 @@
+"""Following SendGrid's asynchronous work (import jobs, contact exports) to its end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class Poller:
+    """Polls until an answer says the work is finished, waiting longer each time (50 ms growing to 5 s).
+
+    A job that finishes wakes every other poll at once: SendGrid works through an account's
+    jobs roughly in order, so the older ones are likely done too, and their polls may have
+    grown to seconds apart.
+    """
+
+    def __init__(self) -> None:
+        self._finished = threading.Condition()  # notified when a poll sees its job or export finish
+
+    def poll(self, fetch: Callable[[], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        """Fetch until ``finished``; TimeoutError past ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            answer = fetch()
+            if finished(answer):
+                with self._finished:
+                    self._finished.notify_all()
+                return answer
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"{what} still pending after {timeout:.0f}s (job_timeout_seconds)")
+            with self._finished:
+                self._finished.wait(delay)
+            delay = min(delay * 1.5, 5.0)

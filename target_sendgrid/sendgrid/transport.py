@@ -1,0 +1,167 @@
+"""HTTP to SendGrid: one pooled session, timeouts, every retry, and downloads that never get the key."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+import requests.adapters
+
+from target_sendgrid import __version__
+from target_sendgrid.sendgrid.errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError
+from target_sendgrid.sendgrid.export_files import text_lines
+from target_sendgrid.sendgrid.urls import check_url, is_loopback
+
+logger = logging.getLogger("target-sendgrid.client")
+
+
+class _Retryable(Exception):
+    """A 5xx answer, retried with backoff."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def reset_delay(headers: Any) -> float:
+    """Seconds to wait after a 429, from ``x-ratelimit-reset`` (a delay, or epoch seconds)."""
+    try:
+        value = float(headers.get("x-ratelimit-reset", "1"))
+    except ValueError:
+        value = 1.0
+    if value > 1e9:  # an epoch timestamp, as on SendGrid's older endpoints
+        value -= time.time()
+    return min(max(value, 0.05), 120.0)
+
+
+def _messages(response: requests.Response) -> tuple[str, list[dict]]:
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        errors = []
+    text = "; ".join(f"{e.get('field') or ''}: {e.get('message')}".lstrip(": ") for e in errors[:5])
+    return text or (response.text[:200] if response.text else response.reason or ""), errors
+
+
+class Transport:
+    """Requests to ``api_url`` with the retries a nightly export needs.
+
+    429 waits as long as ``x-ratelimit-reset`` says; 5xx answers, dropped connections and
+    timeouts are retried with exponential backoff and full jitter up to ``max_retries``
+    times. 401/403 fail at once. Every request the run sends is counted.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_url: str = "https://api.sendgrid.com",
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        backoff_factor: float = 0.5,
+    ) -> None:
+        self.api_url = check_url(api_url)
+        self.timeout = timeout
+        self.requests_sent = 0
+        self.bytes_sent = 0
+        self._count_lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"User-Agent": f"target-sendgrid/{__version__}", "Accept": "application/json"})
+        self._auth = {"Authorization": f"Bearer {api_key}"}  # sent only to api_url, never to download links
+        on_errors = backoff.on_exception(
+            backoff.expo,
+            (requests.ConnectionError, requests.Timeout, _Retryable),
+            max_tries=max_retries + 1,
+            factor=backoff_factor,
+            max_value=30,
+            jitter=backoff.full_jitter,
+            on_backoff=self._log_retry,
+            logger=None,
+        )
+        on_429 = backoff.on_predicate(
+            backoff.runtime,
+            predicate=lambda r: r.status_code == 429,
+            value=lambda r: reset_delay(r.headers),
+            max_tries=max(10, max_retries * 4),
+            jitter=None,
+            logger=None,
+        )
+        self._send = on_errors(on_429(self._send_once))
+
+    @staticmethod
+    def _log_retry(details: Any) -> None:
+        exc = details.get("exception")
+        logger.warning("Retrying after %s (attempt %d, waiting %.1fs)", exc, details["tries"], details["wait"])
+
+    def _send_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        body = kwargs.get("data") or b""
+        with self._count_lock:
+            self.requests_sent += 1
+            self.bytes_sent += len(body)
+        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        if response.status_code >= 500:
+            raise _Retryable(response)
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send with retries and turn error answers into exceptions."""
+        headers = {**kwargs.pop("headers", {}), **self._auth}
+        try:
+            response: requests.Response = self._send(method, self.api_url + path, headers=headers, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            host = urlsplit(self.api_url).hostname or ""
+            hint = " Is the emulator running (sendgrid-emulator)?" if is_loopback(host) else ""
+            raise SendGridError(
+                f"Could not reach {self.api_url} ({method} {path}), retries included: {type(exc).__name__}. "
+                f"Check api_url and the network.{hint}"
+            ) from None
+        except _Retryable as exc:
+            message, errors = _messages(exc.response)
+            raise SendGridError(
+                f"{method} {path}: HTTP {exc.response.status_code} after retries: {message}",
+                exc.response.status_code,
+                errors,
+            ) from None
+        status = response.status_code
+        if status < 400:
+            return response
+        message, errors = _messages(response)
+        if status in (401, 403):
+            raise AuthError(f"SendGrid refused the API key (HTTP {status}: {message}). {AUTH_HINT}", status, errors)
+        if status in (400, 413):
+            raise BadRequest(f"{method} {path}: HTTP {status}: {message}", status, errors)
+        if status == 404:
+            raise NotFound(f"{method} {path}: not found: {message}", status, errors)
+        if status == 429:
+            raise SendGridError(f"{method} {path}: still rate limited after waiting", status, errors)
+        raise SendGridError(f"{method} {path}: HTTP {status}: {message}", status, errors)
+
+    @contextmanager
+    def download(self, url: str, what: str) -> Iterator[io.TextIOWrapper]:
+        """The lines behind a download link SendGrid gave, gunzipped if need be; never with the key.
+
+        The links are pre-signed object-store URLs: they refuse a second auth mechanism.
+        """
+        check_url(url, what)
+        # A failure names the link's kind only: its query string is a credential.
+        try:
+            opened = self.session.get(url, timeout=self.timeout, stream=True)
+        except requests.RequestException as exc:
+            raise SendGridError(f"download of an {what} failed: {type(exc).__name__}") from None
+        with opened as response:
+            if response.status_code >= 400:
+                raise SendGridError(f"download of an {what} failed: HTTP {response.status_code}")
+            response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
+            response.raw.auto_close = False  # the gzip reader reads past the end: EOF, not a closed file
+            yield text_lines(response.raw)
