@@ -1,8 +1,9 @@
-"""What a run needs, resolved once at start, before any input is read: the one object sinks receive.
+"""The run's wiring: what a run needs, resolved once at start, before any input is read.
 
-The target builds an :class:`ExportContext` from its settings (client, key check, custom
-fields, lists, segment rules, report, exporter) and hands it to every sink; nothing below
-the target reaches back into it.
+The target builds an :class:`ExportRun` from its :class:`~target_sendgrid.settings.Settings`
+(client, key check, custom fields, lists, segment rules, report, exporter) and hands it to
+every sink; nothing below the target reaches back into it. Where the reading is comes from the
+singer layer's :class:`~target_sendgrid.singer.cursor.RecordCursor`, which this only reads.
 """
 
 from __future__ import annotations
@@ -23,103 +24,99 @@ from target_sendgrid.delivery.progress import Progress
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.errors import NotFound
-from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT
-from target_sendgrid.settings import DEFAULT_MAX_REQUEST_BYTES
+from target_sendgrid.settings import Settings
+from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.sync.mirror import MirrorMode
 from target_sendgrid.sync.unchanged import SendGridCopy, read_copy
 
-logger = logging.getLogger("target-sendgrid.context")
+logger = logging.getLogger("target-sendgrid.run")
 
 
 @dataclass
-class ExportContext:
-    """A run's collaborators and choices, plus the number of the record being processed."""
+class ExportRun:
+    """A run's settings and collaborators."""
 
-    config: dict[str, Any]
+    settings: Settings
+    cursor: RecordCursor  # where the reading is (written by the singer layer)
     client: SendGridClient | None  # None: a dry run, nothing is sent
     report: RunReport
     segments: SegmentFilter
     custom_fields: CustomFieldRegistry
     router: ListRouter
     exporter: Exporter
-    hard_delete: bool
-    remove_non_members: bool
     mirror: MirrorMode | None  # sync_mode mirror
-    dry_run: bool
-    record_number: int = 0  # RECORD messages read so far
-    record_reached_sink: bool = False  # whether the current record got past the stream maps
-    progress: Progress | None = None
-    skip_unchanged: bool = False
+    progress: Progress
+    skip_unchanged: bool = False  # and a client to read SendGrid's copy with
     _copy: SendGridCopy | None = field(default=None, repr=False)  # SendGrid's copy of the target lists
     _copy_read: bool = field(default=False, repr=False)
 
     @classmethod
     def start(
-        cls, config: dict[str, Any], write_state: Callable[[dict], None], checkpoint: Callable[[], None]
-    ) -> ExportContext:
+        cls,
+        settings: Settings,
+        cursor: RecordCursor,
+        write_state: Callable[[dict], None],
+        checkpoint: Callable[[], None],
+    ) -> ExportRun:
         """Check the key, resolve custom fields and lists, and build the exporter (settings already checked).
 
         ``checkpoint`` raises when the run must stop; the exporter calls it while it waits.
         """
-        dry_run = bool(config.get("dry_run"))
-        client = None if dry_run else _client(config)
-        report = RunReport(config.get("rejected_records_path"))
-        custom_fields = _custom_fields(config, client)
-        segment_lists = config.get("segment_lists") or {}
-        list_name = config.get("list_name")
+        client = None if settings.dry_run else _client(settings)
+        report = RunReport(settings.rejected_records_path)
+        custom_fields = _custom_fields(settings, client)
+        segment_lists = settings.segment_lists
+        list_name = settings.list_name
         # One read of the account's lists finds (or creates) every list named in the settings.
         ids, names = ListRouter.resolve(client, [*segment_lists.values(), *([list_name] if list_name else [])])
-        list_id = ids.get(list_name)
-        if config.get("list_id"):
-            list_id = config["list_id"]
+        list_id = ids.get(list_name) if list_name else None
+        if settings.list_id:
+            list_id = settings.list_id
             names[list_id] = _checked_list_name(client, list_id)
-        router = ListRouter(list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(config.get("segments")))
+        router = ListRouter(list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(settings.segments))
         router.names = names
-        is_mirror = config.get("sync_mode", "upsert") == "mirror"
-        if is_mirror and not router.all_lists:
-            raise ConfigValidationError(
-                "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]
-            )
-        if is_mirror:
-            MirrorMode.check_stamp_field(config, custom_fields)
+        if settings.mirror:
+            MirrorMode.check_stamp_field(settings.mirror_version_field, custom_fields)
         exporter = Exporter(
             client,
             report,
             write_state,
-            batch_size=config.get("batch_size", MAX_CONTACTS_PER_UPSERT),
-            max_request_bytes=config.get("max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
-            max_in_flight=config.get("max_jobs_in_flight", 4),
-            job_timeout=config.get("job_timeout_seconds", 3600),
-            max_job_attempts=config.get("max_job_attempts", 5),
-            max_contacts=config.get("max_contacts", 100_000),
-            track_members=is_mirror,
+            batch_size=settings.batch_size,
+            max_request_bytes=settings.max_request_bytes,
+            max_in_flight=settings.max_jobs_in_flight,
+            job_timeout=settings.job_timeout_seconds,
+            max_job_attempts=settings.max_job_attempts,
+            max_contacts=settings.max_contacts,
+            track_members=settings.mirror,
             checkpoint=checkpoint,
             describe=router.describe_all,
         )
-        context = cls(
-            config=config,
+        mirror = None
+        if settings.mirror:
+            mirror = MirrorMode(settings, client, router, report, exporter, custom_fields)
+            exporter.hold_state(True)  # until the input shows table versions, the whole run is one sync
+        run = cls(
+            settings=settings,
+            cursor=cursor,
             client=client,
             report=report,
-            segments=SegmentFilter(config.get("segments"), config.get("segment_property", "segments")),
+            segments=SegmentFilter(settings.segments, settings.segment_property),
             custom_fields=custom_fields,
             router=router,
             exporter=exporter,
-            hard_delete=config.get("hard_delete", True) is not False,
-            remove_non_members=bool(config.get("remove_non_members")),
-            mirror=MirrorMode(config, client, router, report, exporter, custom_fields) if is_mirror else None,
-            dry_run=dry_run,
-            skip_unchanged=bool(config.get("skip_unchanged")) and client is not None,
+            mirror=mirror,
+            progress=Progress(lambda: run.progress_line(), settings.progress_interval_seconds),
+            skip_unchanged=settings.skip_unchanged and client is not None,
         )
-        context.progress = Progress(context.progress_line, float(config.get("progress_interval_seconds", 30)))
-        context.progress.start()
-        return context
+        run.progress.start()
+        return run
 
     def progress_line(self) -> str:
         """How far the run is, for the progress lines."""
         counts = self.report.counts
         elapsed = time.monotonic() - self.report.started
         return (
-            f"{self.record_number} records read, {counts['sent']} contacts sent, {counts['jobs']} jobs finished, "
+            f"{self.cursor.number} records read, {counts['sent']} contacts sent, {counts['jobs']} jobs finished, "
             f"{self.exporter.running()} running, {elapsed:.0f} s elapsed"
         )
 
@@ -140,7 +137,7 @@ class ExportContext:
         if not self._copy_read:
             self._copy_read = True
             assert self.client is not None
-            timeout = float(self.config.get("skip_unchanged_timeout_seconds", 900))
+            timeout = self.settings.skip_unchanged_timeout_seconds
             # With mirror mode, the same read serves its removals (if the records carry no versions).
             self._copy = read_copy(self.client, self.router, fields, custom, timeout, keep_ids=self.mirror is not None)
         copy = self._copy
@@ -162,7 +159,7 @@ class ExportContext:
     def silent_results(self) -> list[str]:
         """What a finished run did not do that its user likely expected: each cause, named."""
         found = []
-        if self.record_number == 0:
+        if self.cursor.number == 0:
             found.append(
                 "The input held no RECORD messages, so nothing was exported. Check that the tap selected its "
                 "streams and had rows to send."
@@ -178,7 +175,7 @@ class ExportContext:
         counts = self.report.counts
         if not counts["exported"] and not counts["removed"]:
             found.append(
-                f"No contact was exported from {self.record_number} records: the summary says where each went "
+                f"No contact was exported from {self.cursor.number} records: the summary says where each went "
                 "(filtered_by_segment, filtered_by_stream_map, rejected)."
             )
         return found
@@ -200,28 +197,28 @@ class ExportContext:
 
     def summary(self) -> dict[str, Any]:
         """The run's figures, as logged at its end."""
-        self.report.set("records_read", self.record_number)
-        return self.report.summary(self.client.requests_sent if self.client else 0, dry_run=self.dry_run)
+        self.report.set("records_read", self.cursor.number)
+        return self.report.summary(self.client.requests_sent if self.client else 0, dry_run=self.settings.dry_run)
 
 
-def _client(config: dict[str, Any]) -> SendGridClient:
+def _client(settings: Settings) -> SendGridClient:
     return SendGridClient(
-        config["api_key"],
-        config.get("api_url", "https://api.sendgrid.com"),
-        timeout=config.get("request_timeout_seconds", 60),
-        max_retries=config.get("max_retries", 8),
+        settings.api_key,
+        settings.api_url,
+        timeout=settings.request_timeout_seconds,
+        max_retries=settings.max_retries,
     )
 
 
-def _custom_fields(config: dict[str, Any], client: SendGridClient | None) -> CustomFieldRegistry:
+def _custom_fields(settings: Settings, client: SendGridClient | None) -> CustomFieldRegistry:
     """The account's custom fields: one cheap request that also checks the key at once."""
     definitions = client.field_definitions()["custom_fields"] if client else []
     registry = CustomFieldRegistry(
-        config.get("custom_field_mapping") or {},
+        settings.custom_field_mapping,
         definitions,
         client,
         # A dry run cannot see the account: it takes every name as creatable.
-        create=bool(config.get("create_custom_fields")) or client is None,
+        create=settings.create_custom_fields or client is None,
     )
     missing = registry.missing()
     if missing and not registry.create:

@@ -230,7 +230,7 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
     out = io.StringIO()
     out_capture = out.getvalue
     target = TargetSendGrid(config=config)
-    original = target.exporter.watermark._write_state
+    original = target.run.exporter.watermark._write_state
 
     def write_and_check(state: dict) -> None:
         # Everything the STATE covers is in the emulator when the STATE comes out.
@@ -239,7 +239,7 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
         checked.append(through)
         original(state)
 
-    target.exporter.watermark._write_state = write_and_check
+    target.run.exporter.watermark._write_state = write_and_check
     with contextlib.redirect_stdout(out):
         target.listen(feed())
     # Halfway through the input, STATE has already moved on (and each one was covered).

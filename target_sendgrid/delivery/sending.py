@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from target_sendgrid.delivery.request_batch import Batch
+from target_sendgrid.errors import ExportError
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.errors import BadRequest
@@ -16,10 +17,6 @@ logger = logging.getLogger("target-sendgrid.delivery")
 
 # A 400 names a refused contact as contacts[N].<field>; the suffix varies (see the API notes).
 _CONTACT_FIELD = re.compile(r"^contacts\[(\d+)\]")
-
-
-class ExportError(Exception):
-    """The export cannot go on: nothing past the last emitted STATE is claimed."""
 
 
 class Delivery:

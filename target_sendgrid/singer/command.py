@@ -15,30 +15,21 @@ from types import TracebackType
 import click
 from singer_sdk.plugin_base import SingerCommand
 
-from target_sendgrid.delivery.sending import ExportError
-from target_sendgrid.sendgrid.errors import SendGridError
-from target_sendgrid.singer.reader import INPUT_ERRORS
-from target_sendgrid.sync.mirror import MirrorStopped
-
-# Failures that come from the input, the settings, the network or SendGrid's answers (a job past
-# job_timeout_seconds is a TimeoutError with its own message), never from a bug here.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
-    SendGridError,
-    ExportError,
-    MirrorStopped,
-    TimeoutError,
-    *INPUT_ERRORS,
-)
-
 
 class SendGridCommand(SingerCommand):
-    """The SDK's command, with expected failures logged as one line (the traceback at DEBUG)."""
+    """The SDK's command, with expected failures logged as one line (the traceback at DEBUG).
+
+    ``expected_errors`` is set by the target: failures that come from the input, the settings,
+    the network or SendGrid's answers, never from a bug here.
+    """
+
+    expected_errors: tuple[type[BaseException], ...] = ()
 
     def excepthook(
         self, exc_type: type[BaseException], exc_value: BaseException, exc_traceback: TracebackType | None
     ) -> None:
         """Log an expected failure as its message alone; anything else as the SDK does."""
-        if not issubclass(exc_type, EXPECTED_ERRORS):
+        if not issubclass(exc_type, self.expected_errors):
             super().excepthook(exc_type, exc_value, exc_traceback)
             return
         self.logger.error("%s", exc_value)

@@ -17,59 +17,66 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegistry
 from target_sendgrid.contacts.routing import ListRouter
-from target_sendgrid.delivery.exporter import Exporter
+from target_sendgrid.errors import MirrorStopped
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
 from target_sendgrid.sendgrid.removals import remove_from_list
+from target_sendgrid.settings import Settings
 from target_sendgrid.sync.unchanged import SendGridCopy
 from target_sendgrid.sync.versions import TableVersions
 
 logger = logging.getLogger("target-sendgrid.mirror")
 
 
-class MirrorStopped(Exception):
-    """Mirror mode would remove too much of a list, or cannot judge it: nothing was removed."""
+class Deliveries(Protocol):
+    """What mirror mode needs of the run's deliveries (the exporter): no more."""
+
+    members: dict[str, set[str]] | None  # list id -> emails this run exported to it
+
+    def settle(self) -> None:
+        """Send what is queued and wait until every job has finished."""
+
+    def hold_state(self, held: bool) -> None:
+        """Hold STATE back while removals are to come, or let it go."""
 
 
 class MirrorMode:
     """A mirror run: stamps contacts with their table version, and removes stale members when a sync completes.
 
     Until the input shows table versions the whole run is one sync, so STATE is held back until
-    its removals are done (see ``watermark``).
+    its removals are done (see ``watermark``): whoever builds it holds STATE from the start.
     """
 
     def __init__(
         self,
-        config: dict[str, Any],
+        settings: Settings,
         client: SendGridClient | None,
         router: ListRouter,
         report: RunReport,
-        exporter: Exporter,
+        exporter: Deliveries,
         custom_fields: CustomFieldRegistry,
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.client = client  # None: a dry run removes nothing
         self.router = router
         self.report = report
         self.exporter = exporter
         self.custom_fields = custom_fields
-        self.field = config.get("mirror_version_field", "singer_table_version")
-        self.versions = TableVersions(bool(config.get("mirror_close_at_end_of_input")))
+        self.field = settings.mirror_version_field
+        self.versions = TableVersions(settings.mirror_close_at_end_of_input)
         self.record_version: Any = None  # the current record's table version
         self._stamp: CustomField | None = None
-        exporter.hold_state(True)
 
     @staticmethod
-    def check_stamp_field(config: dict[str, Any], registry: CustomFieldRegistry) -> None:
+    def check_stamp_field(name: str, registry: CustomFieldRegistry) -> None:
         """The stamp field, if the account has it, must be a Number: a Text stamp would fail every upsert."""
-        name = config.get("mirror_version_field", "singer_table_version")
         existing = registry.by_name.get(name.lower())
         if existing is not None and existing["field_type"] != "Number":
             raise ConfigValidationError(
@@ -157,12 +164,8 @@ class MirrorMode:
         self.report.count("removed", sum(removed.values()))
 
     def _limits(self) -> tuple[float, float, int]:
-        config = self.config
-        return (
-            config.get("mirror_max_removal_fraction", 0.5),
-            config.get("job_timeout_seconds", 3600),
-            config.get("max_job_attempts", 5),
-        )
+        settings = self.settings
+        return settings.mirror_max_removal_fraction, settings.job_timeout_seconds, settings.max_job_attempts
 
 
 def mirror_exported(

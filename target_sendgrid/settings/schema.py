@@ -1,16 +1,15 @@
-"""The target's settings: declared once, with their descriptions, and checked before a run starts."""
+"""Every setting, declared once with the SDK's typing helpers: kind, default and description.
+
+The defaults declared here are the only ones: :class:`~target_sendgrid.settings.model.Settings`
+takes them from this schema.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.contacts.custom_fields import name_errors
-from target_sendgrid.contacts.mapping import MAPPABLE_FIELDS, resolve_mapping
+from target_sendgrid.contacts.mapping import MAPPABLE_FIELDS
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-from target_sendgrid.sendgrid.urls import check_url
 
 # Just under SendGrid's 6 MB body cap, leaving room for headers and rounding.
 DEFAULT_MAX_REQUEST_BYTES = 5_900_000
@@ -230,38 +229,3 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "written) before the run exits with 143 or 130. A second signal exits at once.",
     ),
 ).to_dict()
-
-
-def check(config: dict[str, Any]) -> None:
-    """Refuse settings that cannot work, before anything is sent; each error says how to fix it."""
-    if config.get("data_privacy_consent") is not True:
-        raise ConfigValidationError(
-            "data_privacy_consent is not true",
-            errors=[
-                "Exporting sends personal data (emails, names, addresses) outside your warehouse's compliance "
-                "boundary, to SendGrid. Confirm that this is allowed by setting data_privacy_consent: true."
-            ],
-        )
-    if config.get("list_id") and config.get("list_name"):
-        raise ConfigValidationError(
-            "list_id and list_name are both set", errors=["Set list_id or list_name, not both."]
-        )
-    has_list = config.get("list_id") or config.get("list_name") or config.get("segment_lists")
-    if not has_list and not config.get("allow_no_list"):
-        raise ConfigValidationError(
-            "no list configured",
-            errors=[
-                "No list is configured: set list_id, list_name or segment_lists, or set allow_no_list: true "
-                "to upsert contacts into no list (they appear only in All Contacts)."
-            ],
-        )
-    try:
-        check_url(config.get("api_url", "https://api.sendgrid.com"))
-        resolve_mapping(config.get("field_mapping"), ())
-    except ValueError as exc:
-        raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
-    names = list(config.get("custom_field_mapping") or {})
-    if config.get("sync_mode") == "mirror":  # the stamp is a custom field of its own
-        names.append(config.get("mirror_version_field", "singer_table_version"))
-    if errors := name_errors(names):
-        raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
