@@ -133,6 +133,7 @@ class ContactsEndpoints(Account):
             typed = _decode_upsert(req.body)
         except msgspec.DecodeError:  # some rule is broken: find and itemise what is wrong
             typed = None
+        list_ids: Any  # a list of ids, or (from a body the typed decoder refused) any JSON value
         if typed is not None:
             contacts, list_ids = msgspec.to_builtins(typed.contacts), typed.list_ids or []
             # Left to check: an identifier when email is absent, and custom field ids.
@@ -144,7 +145,7 @@ class ContactsEndpoints(Account):
             contacts = body.get("contacts")
             if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS_PER_UPSERT:
                 raise ApiError(400, f"contacts must hold 1 to {MAX_CONTACTS_PER_UPSERT} contacts", "contacts")
-            list_ids = body.get("list_ids") or []
+            list_ids = body.get("list_ids") or []  # any JSON: checked below
             suspects = list(enumerate(contacts))
         with self._lock:
             unknown = [i for i in list_ids if i not in self.lists]

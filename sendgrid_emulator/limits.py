@@ -16,11 +16,12 @@ MAX_LISTS = 1_000
 MAX_CUSTOM_FIELDS = 500
 MAX_TEXT_VALUE = 1_000  # characters of a Text custom field
 MAX_ALTERNATE_EMAILS = 5
+MAX_EMAIL_LENGTH = 254  # email, and each alternate email
 IDENTIFIERS = ("email", "phone_number_id", "external_id", "anonymous_id")
 
 # Reserved contact fields written as strings, with their maximum lengths (None: none stated).
 FIELD_LIMITS: dict[str, int | None] = {
-    "email": 254,
+    "email": MAX_EMAIL_LENGTH,
     "external_id": 254,
     "anonymous_id": 254,
     "phone_number_id": 254,

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import requests
+from typing_extensions import override
 
 from sendgrid_emulator.account import ApiError, Faults, Request, Response, Route, decode_json
 from sendgrid_emulator.contacts import ROUTES as CONTACT_ROUTES
@@ -86,10 +87,11 @@ class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, Expor
     # --- life cycle -------------------------------------------------------------
 
     @property
+    @override
     def url(self) -> str:
         """The base URL clients use, e.g. ``http://127.0.0.1:PORT``."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SendGridEmulator:
         """Serve in a background thread; returns self."""
@@ -174,7 +176,7 @@ class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, Expor
         handler, group, params = route
         extra: dict[str, str] = {}
         try:
-            if not admin:
+            if group is not None:  # not an admin endpoint
                 self._authorize(headers.get("Authorization"))
                 extra = self._rate_limit(group)
                 self.run_due_jobs()
@@ -257,6 +259,7 @@ def _handler_for(emulator: SendGridEmulator) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
 
+        @override
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the request log replaces the stderr access log
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import typing as t
 from typing import IO
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -11,7 +12,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 def maybe_gunzipped(raw: IO[bytes]) -> IO[bytes]:
     """The stream's bytes, decompressed if its first two bytes are gzip's; nothing is read twice."""
-    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
-    if buffered.peek(2)[:2] == _GZIP_MAGIC:  # type: ignore[attr-defined]
-        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
-    return buffered
+    # A file object with peek() (a BufferedReader) as it is; anything else wrapped in one.
+    buffered = t.cast(io.BufferedReader, raw) if hasattr(raw, "peek") else io.BufferedReader(t.cast(t.Any, raw))
+    if buffered.peek(2)[:2] == _GZIP_MAGIC:
+        return t.cast(IO[bytes], gzip.GzipFile(fileobj=buffered))
+    return t.cast(IO[bytes], buffered)

@@ -34,7 +34,8 @@ class RecordRef(NamedTuple):
         ``sha256:<hex>`` of its trimmed, lower-cased text: stable, so a user can find a record
         by hashing the address, and never the address itself.
         """
-        key, hashed = {}, []
+        key: dict[str, Any] = {}
+        hashed: list[str] = []
         for name, value in zip(self.key_names, self.key_values, strict=True):
             if value is not None and (name in self.email_keys or (isinstance(value, str) and "@" in value)):
                 key[name] = "sha256:" + hashlib.sha256(str(value).strip().lower().encode()).hexdigest()

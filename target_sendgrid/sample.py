@@ -53,14 +53,15 @@ def profiles(count: int, seed: int = 42, start: int = 1) -> Iterator[dict[str, A
         first, last = rng.choice(FIRST), rng.choice(LAST)
         country, state, city, postal = rng.choice(PLACES)
         local = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
-        email: str | None = f"{local}.{customer_id}@example.com"
+        address = f"{local}.{customer_id}@example.com"
+        email: str | None = address
         roll = rng.random()
         if roll < 0.005:
             email = f"{local}.at.example.com"  # invalid: no @
         elif roll < 0.01:
             email = None
         elif roll < 0.2:
-            email = f"  {email.upper()} "  # untidy capitals and spaces, as warehouses have
+            email = f"  {address.upper()} "  # untidy capitals and spaces, as warehouses have
         yield {
             "customer_id": customer_id,
             "email": email,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
+from typing_extensions import override
+
 from target_sendgrid.contacts.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
 from target_sendgrid.contacts.segments import normalise
 from target_sendgrid.report import RecordRef
@@ -61,6 +63,7 @@ class SendGridSink(SingerSink):
                 shown,
             )
 
+    @override
     def handle_record(self, record: dict) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
         run = self.run

@@ -14,6 +14,7 @@ import sys
 import typing as t
 
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from typing_extensions import override
 
 from target_sendgrid import settings
 from target_sendgrid.errors import ExportError, MaxContactsExceeded
@@ -57,6 +58,7 @@ class TargetSendGrid(SingerTarget):
         # The SDK builds sinks itself (add_sink is final), so they get the run through their class.
         self._sink_class = SendGridSink.for_run(self.run)
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[SendGridSink]:
         """Every stream's sink, bound to this run."""
         return self._sink_class
@@ -73,21 +75,25 @@ class TargetSendGrid(SingerTarget):
 
     # --- the singer layer's hooks -------------------------------------------------------
 
+    @override
     def before_record(self, stream: str, version: t.Any) -> None:
         """In mirror mode, the record's table version stamps its contact (see sync/versions.py)."""
         if self.run.mirror is not None:
             self.run.mirror.note_record(stream, version)
 
+    @override
     def after_record(self, number: int, reached_sink: bool) -> None:
         """The record is handed over: filtered, rejected or queued."""
         if not reached_sink:
             self.run.report.count("filtered_map")  # a stream map's __filter__ dropped it
         self.run.exporter.mark_processed(number)
 
+    @override
     def accept_state(self, state: dict) -> None:
         """STATE is written by the exporter once the records before it are settled."""
         self.run.exporter.add_state(state)
 
+    @override
     def activate_version(self, stream: str, version: t.Any) -> None:
         """In mirror mode a completed version removes older members; otherwise there is nothing to do."""
         if self.run.mirror is not None:
@@ -101,10 +107,12 @@ class TargetSendGrid(SingerTarget):
                 stream,
             )
 
+    @override
     def flush_buffered(self) -> None:
         """Send what is buffered, so STATE keeps moving while a slow tap's records trickle in."""
         self.run.exporter.flush()
 
+    @override
     def on_input_error(self, exc: BaseException) -> None:
         """A failure while reading: settle what came before a bad input, then report."""
         if isinstance(exc, (*INPUT_ERRORS, MaxContactsExceeded)):
@@ -116,6 +124,7 @@ class TargetSendGrid(SingerTarget):
             self.run.exporter.abort()
         self._log_summary("failed")
 
+    @override
     def on_interrupted(self, stop: Interrupted) -> None:
         """After a signal: let the batches in flight finish (bounded), log the summary, exit non-zero."""
         timeout = self.settings.shutdown_timeout_seconds
@@ -129,12 +138,13 @@ class TargetSendGrid(SingerTarget):
             os._exit(stop.exit_code)
         sys.exit(stop.exit_code)
 
+    @override
     def process_endofpipe(self) -> None:
         """Send the rest, wait for every job, write the last STATE, and log the summary."""
         try:
             self.run.finish()
-        except Interrupted:
-            raise
+        except Interrupted as stop:
+            self.on_interrupted(stop)
         except BaseException:
             self._log_summary("failed")
             raise

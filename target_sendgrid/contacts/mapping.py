@@ -8,7 +8,7 @@ from typing import Any
 
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.values import Unconvertible, as_text, convert
-from target_sendgrid.sendgrid.limits import FIELD_LIMITS, MAX_ALTERNATE_EMAILS
+from target_sendgrid.sendgrid.limits import FIELD_LIMITS, MAX_ALTERNATE_EMAILS, MAX_EMAIL_LENGTH
 
 # The reserved fields field_mapping may name.
 MAPPABLE_FIELDS = (*FIELD_LIMITS, "alternate_emails")
@@ -48,7 +48,7 @@ def normalise_email(value: Any) -> str:
     if value is None or value == "":
         raise Rejected("missing email")
     email = str(value).strip().lower()
-    if len(email) > FIELD_LIMITS["email"] or not _EMAIL_RE.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_RE.match(email):
         raise Rejected("invalid email")
     return email
 

@@ -59,7 +59,8 @@ class ListRouter:
         wanted = set(values)
         if client is None:
             return {v: v for v in wanted}, {v: v for v in wanted}  # a dry run sends nothing: names stand in for ids
-        name_of, by_name = {}, {}
+        name_of: dict[str, str] = {}
+        by_name: dict[str, str] = {}
         if wanted:
             for found in client.lists():
                 name_of[found["id"]] = found["name"]

@@ -6,9 +6,10 @@ import io
 import logging
 import threading
 import time
+import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import backoff
@@ -164,4 +165,4 @@ class Transport:
                 raise SendGridError(f"download of an {what} failed: HTTP {response.status_code}")
             response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
             response.raw.auto_close = False  # the gzip reader reads past the end: EOF, not a closed file
-            yield text_lines(response.raw)
+            yield text_lines(t.cast(IO[bytes], response.raw))

@@ -14,6 +14,7 @@ from types import TracebackType
 
 import click
 from singer_sdk.plugin_base import SingerCommand
+from typing_extensions import override
 
 
 class SendGridCommand(SingerCommand):
@@ -25,6 +26,7 @@ class SendGridCommand(SingerCommand):
 
     expected_errors: tuple[type[BaseException], ...] = ()
 
+    @override
     def excepthook(
         self, exc_type: type[BaseException], exc_value: BaseException, exc_traceback: TracebackType | None
     ) -> None:

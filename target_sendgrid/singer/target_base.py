@@ -9,7 +9,6 @@ fails, naming the name, when the installed SDK no longer has one.
 
 from __future__ import annotations
 
-import gc
 import sys
 import typing as t
 from types import FrameType
@@ -46,6 +45,7 @@ class SingerTarget(Target):
         super().__init__(*args, **kwargs)
         if isinstance(self.message_reader, SingerInputReader):
             self.message_reader.on_error = self.on_input_error
+            self.message_reader.on_interrupted = self.on_interrupted
             self.message_reader.guard = self.guard
 
     # --- the hooks the plugin implements ----------------------------------------------
@@ -69,7 +69,7 @@ class SingerTarget(Target):
         """A failure while reading, before it is raised."""
 
     def on_interrupted(self, stop: Interrupted) -> None:
-        """A termination signal stopped the reading; must end the process."""
+        """A termination signal stopped the run (while reading, or at the end of the input): end the process."""
         raise SystemExit(stop.exit_code)
 
     def emit_state(self, state: dict) -> None:
@@ -78,19 +78,6 @@ class SingerTarget(Target):
         sys.stdout.flush()
 
     # --- public SDK methods, extended ---------------------------------------------------
-
-    @override
-    def listen(self, file_input: t.IO[str] | None = None) -> None:
-        """Read every message; a termination signal stops the reading at a safe point."""
-        # Records make a few small objects each and almost no reference cycles: the cyclic
-        # collector, run every 700 allocations by default, cost a tenth of the run. What start-up
-        # made is frozen out of its scans, and it runs less often.
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
-        try:
-            super().listen(file_input)
-        except Interrupted as stop:
-            self.on_interrupted(stop)
 
     @classmethod
     @override

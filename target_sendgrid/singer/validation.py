@@ -9,6 +9,7 @@ from typing import Any
 import fastjsonschema
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from typing_extensions import override
 
 logger = logging.getLogger("target-sendgrid.validation")
 
@@ -30,6 +31,7 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             raise InvalidJSONSchema(f"Schema Validation Error: {exc}") from exc
 
+    @override
     def validate(self, record: dict[str, Any]) -> None:
         """Raise InvalidRecord, naming the property, if the record does not match."""
         try:

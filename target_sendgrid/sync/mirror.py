@@ -185,20 +185,17 @@ def mirror_exported(
     for list_id, emails in exported.items():
         if copy is not None and copy.ids is not None:
             hashes = {hash(e) for e in emails}
-            plans[list_id] = _plan(
-                client,
-                list_id,
-                lambda row, h=hashes: row["key"] not in h,
-                max_fraction,
-                timeout,
-                rows=copy.members_of(list_id),
-            )
+            rows = copy.members_of(list_id)
+            plans[list_id] = _plan(client, list_id, _absent("key", hashes), max_fraction, timeout, rows=rows)
         else:
-            plans[list_id] = _plan(
-                client, list_id, lambda row, e=emails: row.get("email") not in e, max_fraction, timeout
-            )
+            plans[list_id] = _plan(client, list_id, _absent("email", emails), max_fraction, timeout)
     why = "members this run did not export to it (unversioned mirror: the input is taken as the whole table)"
     return _remove(client, plans, why, timeout, max_attempts)
+
+
+def _absent(key: str, kept: set[Any]) -> Callable[[dict[str, Any]], bool]:
+    """Whether an export row's ``key`` is not among those kept: that member leaves."""
+    return lambda row: row.get(key) not in kept
 
 
 def mirror_version(
