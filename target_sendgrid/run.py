@@ -22,8 +22,8 @@ from target_sendgrid.contacts.segments import SegmentFilter
 from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.delivery.progress import Progress
 from target_sendgrid.report import RunReport
+from target_sendgrid.sendgrid.api_errors import NotFound
 from target_sendgrid.sendgrid.client import SendGridClient
-from target_sendgrid.sendgrid.errors import NotFound
 from target_sendgrid.settings import Settings
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.sync.mirror import MirrorMode

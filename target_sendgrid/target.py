@@ -7,6 +7,7 @@ answers its hooks. Settings live in ``settings``; what a run needs is resolved a
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -17,14 +18,13 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from typing_extensions import override
 
 from target_sendgrid import settings
-from target_sendgrid.errors import ExportError, MaxContactsExceeded
+from target_sendgrid.errors import ExportError, Interrupted, MaxContactsExceeded
 from target_sendgrid.report import RunReport
 from target_sendgrid.run import ExportRun
+from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.client import SendGridClient
-from target_sendgrid.sendgrid.errors import SendGridError
 from target_sendgrid.settings import Settings
 from target_sendgrid.singer.reader import INPUT_ERRORS
-from target_sendgrid.singer.signals import Interrupted
 from target_sendgrid.singer.target_base import SingerTarget
 from target_sendgrid.sinks import SendGridSink
 
@@ -33,7 +33,7 @@ class TargetSendGrid(SingerTarget):
     """Exports segments of customer profiles into SendGrid Marketing Campaigns lists."""
 
     name = "target-sendgrid"
-    default_sink_class = SendGridSink
+    default_sink_class: type[SendGridSink] = SendGridSink
     capabilities: t.ClassVar = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.BATCH,
@@ -43,7 +43,8 @@ class TargetSendGrid(SingerTarget):
         TargetCapabilities.VALIDATE_RECORDS,
         TargetCapabilities.HARD_DELETE,
     ]
-    config_jsonschema = settings.CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings to this dict, and ours stays as declared.
+    config_jsonschema = copy.deepcopy(settings.CONFIG_SCHEMA)
     # Failures that come from the input, the settings, the network or SendGrid's answers (a job past
     # job_timeout_seconds is a TimeoutError with its own message): one line each, never a traceback.
     expected_errors = (SendGridError, ExportError, TimeoutError, *INPUT_ERRORS)
@@ -56,7 +57,7 @@ class TargetSendGrid(SingerTarget):
         settings.check(self.settings)
         self.run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
         # The SDK builds sinks itself (add_sink is final), so they get the run through their class.
-        self._sink_class = SendGridSink.for_run(self.run)
+        self._sink_class = self.default_sink_class.for_run(self.run)
 
     @override
     def get_sink_class(self, stream_name: str) -> type[SendGridSink]:

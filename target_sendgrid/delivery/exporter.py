@@ -17,11 +17,10 @@ from typing import Any
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
 from target_sendgrid.delivery.sending import Delivery
 from target_sendgrid.delivery.watermark import StateWatermark
-from target_sendgrid.errors import MaxContactsExceeded
+from target_sendgrid.errors import Interrupted, MaxContactsExceeded
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-from target_sendgrid.singer.signals import Interrupted
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
 

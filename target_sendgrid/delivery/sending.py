@@ -9,8 +9,8 @@ from collections.abc import Callable
 from target_sendgrid.delivery.request_batch import Batch
 from target_sendgrid.errors import ExportError
 from target_sendgrid.report import RecordRef, RunReport
+from target_sendgrid.sendgrid.api_errors import BadRequest
 from target_sendgrid.sendgrid.client import SendGridClient
-from target_sendgrid.sendgrid.errors import BadRequest
 from target_sendgrid.sendgrid.removals import remove_from_list
 
 logger = logging.getLogger("target-sendgrid.delivery")

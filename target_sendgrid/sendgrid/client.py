@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from target_sendgrid.sendgrid.errors import NotFound, SendGridError
+from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError
 from target_sendgrid.sendgrid.export_files import contact_rows
 from target_sendgrid.sendgrid.jobs import Poller
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAILS

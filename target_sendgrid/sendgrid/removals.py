@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from target_sendgrid.sendgrid.api_errors import NotFound
 from target_sendgrid.sendgrid.client import SendGridClient
-from target_sendgrid.sendgrid.errors import NotFound
 
 logger = logging.getLogger("target-sendgrid.lists")
 

@@ -17,7 +17,7 @@ import requests
 import requests.adapters
 
 from target_sendgrid import __version__
-from target_sendgrid.sendgrid.errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError
+from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError
 from target_sendgrid.sendgrid.export_files import text_lines
 from target_sendgrid.sendgrid.urls import check_url, is_loopback
 

@@ -14,16 +14,9 @@ import signal
 import sys
 from types import FrameType
 
+from target_sendgrid.errors import Interrupted
+
 logger = logging.getLogger("target-sendgrid")
-
-
-class Interrupted(Exception):
-    """A termination signal stopped the run; it exits with 128 + the signal's number."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self.exit_code = 128 + signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
 class ShutdownGuard:

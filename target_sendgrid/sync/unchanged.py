@@ -21,9 +21,9 @@ from typing import Any
 
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
+from target_sendgrid.errors import Interrupted
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
-from target_sendgrid.singer.signals import Interrupted
 
 logger = logging.getLogger("target-sendgrid.unchanged")
 

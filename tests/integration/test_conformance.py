@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import fastjsonschema
 import pytest
 import requests
 
 from sendgrid_emulator import SendGridEmulator
+from tests.support import ROOT, Api
 
-from .conftest import Api
-
-SCHEMAS = json.loads((Path(__file__).parent / "schemas" / "marketing.json").read_text())
+SCHEMAS = json.loads((ROOT / "tests" / "schemas" / "marketing.json").read_text())
 
 
 def check(key: str, response: requests.Response, seen: set[str]) -> dict:

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
-
-from .conftest import API_KEY, DATA, Api, logged_summary, run_cli, target_command, target_config
-from .test_meltano import ROOT, meltano
+from tests.conftest import logged_summary, run_cli, target_command
+from tests.support import API_KEY, DATA, ROOT, Api, meltano, target_config
 
 
 def test_numeric_bookmarks_pass_through_value_equal(emulator: SendGridEmulator, tmp_path: Path) -> None:

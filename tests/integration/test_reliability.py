@@ -11,11 +11,8 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from sendgrid_emulator import SendGridEmulator
-from target_sendgrid.sendgrid.transport import reset_delay
-from target_sendgrid.sendgrid.urls import check_url
 from target_sendgrid.singer.reader import INPUT_ERRORS
-
-from .conftest import API_KEY, expected_emails, run_target, singer_lines, target_config
+from tests.support import API_KEY, expected_emails, run_target, singer_lines, target_config
 
 
 def test_chaos_every_contact_arrives_and_the_key_never_shows(emulator: SendGridEmulator, tmp_path: Path) -> None:
@@ -56,12 +53,6 @@ def test_chaos_every_contact_arrives_and_the_key_never_shows(emulator: SendGridE
     assert json.loads(done.stdout.splitlines()[-1])["bookmarks"]["profiles"]["replication_key_value"] == 5_000
 
 
-def test_rate_limit_waits_as_the_reset_header_says() -> None:
-    assert reset_delay({"x-ratelimit-reset": "3"}) == 3
-    assert 9 <= reset_delay({"x-ratelimit-reset": str(__import__("time").time() + 10)}) <= 10  # epoch seconds
-    assert reset_delay({}) == 1
-
-
 def test_a_job_pending_too_long_fails_without_state_past_it(emulator: SendGridEmulator) -> None:
     emulator.job_delay = 30
     config = target_config(emulator, job_timeout_seconds=1)
@@ -78,17 +69,6 @@ def test_api_url_must_be_tls_unless_loopback(emulator: SendGridEmulator, url: st
         run_target(target_config(emulator, api_url=url, list_id="x"), [])
     assert "https" in str(info.value)
     assert emulator.requests_made() == []
-
-
-def test_loopback_and_https_urls_are_allowed() -> None:
-    for url in (
-        "https://api.sendgrid.com",
-        "https://api.eu.sendgrid.com/",
-        "http://127.0.0.1:3030",
-        "http://[::1]:80",
-        "http://localhost:1",
-    ):
-        assert check_url(url) == url.rstrip("/")
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
-
-from .conftest import Api, run_cli, target_config
-from .test_fidelity import EXPORT_VARIANTS
+from tests.conftest import run_cli
+from tests.support import EXPORT_VARIANTS, Api, target_config
 
 EMAILS = {f"p{i}@example.com" for i in range(1, 11)}
 CUSTOM = {"ltv": "ltv", "signup_date": "signup"}

@@ -6,8 +6,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from sendgrid_emulator import SendGridEmulator
-
-from .conftest import Api, run_target, target_config
+from tests.support import Api, run_target, target_config
 
 MAPPING = {
     "lifetime_value": "ltv",

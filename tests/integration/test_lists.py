@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from sendgrid_emulator import SendGridEmulator
-
-from .conftest import Api, run_target, target_config
-
-PREFILLED = ["ann@example.com", "bo@example.com", "carl@example.com", "dave@example.com"]
-
-
-def prefill(emulator: SendGridEmulator, api: Api, list_id: str, emails: list[str]) -> None:
-    api("PUT", "/v3/marketing/contacts", json={"list_ids": [list_id], "contacts": [{"email": e} for e in emails]})
-    emulator.wait_for_jobs()
+from tests.support import PREFILLED, Api, prefill, run_target, target_config
 
 
 def test_list_found_or_created_by_name(emulator: SendGridEmulator) -> None:

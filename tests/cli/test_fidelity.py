@@ -12,18 +12,8 @@ import pytest
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.removals import remove_from_list
-
-from .conftest import API_KEY, Api, run_cli, target_config
-from .test_lists import PREFILLED, prefill
-
-EXPORT_VARIANTS = {
-    "gzip-json-contact_id": {},
-    "gzip-json-upper-keys": {"json_keys": "upper"},
-    "gzip-csv": {"file_type": "csv"},
-    "plain-json": {"gzip": False},
-    "plain-csv": {"gzip": False, "file_type": "csv"},
-    "split-files": {"split_bytes": 700},
-}
+from tests.conftest import run_cli
+from tests.support import API_KEY, EXPORT_VARIANTS, PREFILLED, Api, prefill, target_config
 
 
 @pytest.mark.parametrize("variant", EXPORT_VARIANTS)

@@ -9,9 +9,8 @@ import subprocess
 from pathlib import Path
 
 from sendgrid_emulator import SendGridEmulator
-
-from .conftest import API_KEY, DATA, run_cli, target_command, target_config
-from .test_docs import about
+from tests.conftest import about, run_cli, target_command
+from tests.support import API_KEY, DATA, target_config
 
 
 def run_with_env(config: dict, scenario: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -6,21 +6,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
-
-from .conftest import API_KEY, expected_emails, singer_lines, target_config
+from tests.conftest import target_command
+from tests.support import API_KEY, expected_emails, singer_lines, target_config
 
 TOTAL = 20_000
 
 
 def start_target(config_path: Path, input_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "target_sendgrid.target", "--config", str(config_path), "--input", str(input_path)],
+        target_command(config_path, input_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -21,11 +21,10 @@ from typing import Any
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
+from tests.conftest import run_cli, target_command
+from tests.support import DATA, EXPORT_VARIANTS, ROOT, Api, target_config
 
-from .conftest import DATA, Api, run_cli, target_command, target_config
-from .test_fidelity import EXPORT_VARIANTS
-
-TAP = Path(__file__).parent / "taps" / "table_tap.py"
+TAP = ROOT / "tests" / "taps" / "table_tap.py"
 
 
 def email(n: int) -> str:

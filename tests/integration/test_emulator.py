@@ -11,8 +11,7 @@ import pytest
 import requests
 
 from sendgrid_emulator import SendGridEmulator, fetch
-
-from .conftest import API_KEY, Api
+from tests.support import API_KEY, Api
 
 
 def wait_job(api: Api, job_id: str) -> dict:

@@ -10,12 +10,11 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.delivery.exporter import Exporter
-from target_sendgrid.delivery.request_batch import Batch, Body, encode
 from target_sendgrid.report import RecordRef, RunReport
+from target_sendgrid.sendgrid.api_errors import AuthError
 from target_sendgrid.sendgrid.client import SendGridClient
-from target_sendgrid.sendgrid.errors import AuthError
-
-from .conftest import API_KEY, expected_emails, run_cli, run_target, singer_lines, target_config
+from tests.conftest import run_cli
+from tests.support import API_KEY, expected_emails, run_target, singer_lines, target_config
 
 
 def test_exports_the_segment_with_mapped_fields(emulator: SendGridEmulator, tmp_path) -> None:
@@ -99,19 +98,6 @@ def test_requests_are_filled_to_the_byte_cap(emulator: SendGridEmulator) -> None
     total = sum(p["bytes"] for p in puts)
     assert len(puts) == -(-total // cap)  # the fewest requests the cap allows
     assert emulator.list_emails(config["list_id"]) == expected_emails(5_000)
-
-
-@pytest.mark.parametrize("count", [1, Body.SLICE - 1, Body.SLICE, Body.SLICE + 1, 2 * Body.SLICE + 7])
-def test_a_body_sent_in_slices_is_the_batch_joined(count: int) -> None:
-    batch = Batch(("list-1",), 1, 30_000, 6_000_000)
-    contacts = [{"email": f"p{i}@example.com", "first_name": "A" * (i % 7)} for i in range(count)]
-    for number, contact in enumerate(contacts, 1):
-        assert batch.add(contact["email"], encode(contact), RecordRef("profiles", number))
-    body = batch.body()
-    sent = b"".join(body)
-    assert len(body) == len(sent) == batch.size  # the Content-Length, and the byte cap's count
-    assert json.loads(sent) == {"list_ids": ["list-1"], "contacts": contacts}
-    assert b"".join(body) == sent  # a retry sends it whole again
 
 
 def test_record_count_metric_counts_every_record(emulator: SendGridEmulator, tmp_path) -> None:

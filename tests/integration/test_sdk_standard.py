@@ -13,8 +13,7 @@ from singer_sdk.testing import get_target_test_class
 
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.target import TargetSendGrid
-
-from .conftest import API_KEY
+from tests.support import API_KEY
 
 # The test class is built at import, so its emulator is started here, once for the module.
 _emulator = SendGridEmulator(API_KEY, job_delay=0.01).start()

@@ -1,0 +1,94 @@
+"""The packages read one way: no import cycle, each boundary imports only what lies downstream, files fit a sitting."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+PACKAGES = ("target_sendgrid", "sendgrid_emulator")
+MAX_LINES = 400
+
+# What each part of target_sendgrid may import from the rest of it (data flows reader -> sink ->
+# exporter -> client -> jobs -> STATE): a module never reaches back into one that calls it.
+ALLOWED = {
+    "sendgrid": {"sendgrid", "gunzip", ""},  # "": the package itself (its __version__)
+    "singer": {"singer", "gunzip", "errors"},
+    "contacts": {"contacts", "sendgrid"},
+    "delivery": {"delivery", "sendgrid", "report", "errors"},
+    "sync": {"sync", "contacts", "sendgrid", "report", "errors", "settings"},
+    "settings": {"settings", "contacts", "sendgrid"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+
+
+def imports(path: Path, known: set[str]) -> set[str]:
+    """The project's modules this file imports, type-only imports included (they tie a reader just the same)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            found |= {n for n in names if n in known} or ({node.module} & known)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names} & known
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    paths = modules()
+    return {name: imports(path, set(paths)) - {name} for name, path in paths.items()}
+
+
+def test_no_import_cycle() -> None:
+    edges = graph()
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        assert name not in trail, "import cycle: " + " -> ".join([*trail[trail.index(name) :], name])
+        if name in done:
+            return
+        for other in sorted(edges[name]):
+            visit(other, [*trail, name])
+        done.add(name)
+
+    for name in sorted(edges):
+        visit(name, [])
+
+
+def test_the_emulator_imports_nothing_from_the_target() -> None:
+    reached = {other for name, found in graph().items() if name.startswith("sendgrid_emulator") for other in found}
+    assert {m for m in reached if m.startswith("target_sendgrid")} == set()
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_each_boundary_imports_only_what_lies_downstream(part: str) -> None:
+    prefix = f"target_sendgrid.{part}"
+    wrong = set()
+    for name, found in graph().items():
+        if name == prefix or name.startswith(prefix + "."):
+            for other in found:
+                top = other.split(".")[1] if other.count(".") else ""
+                if other.startswith("target_sendgrid") and top not in ALLOWED[part]:
+                    wrong.add(f"{name} -> {other}")
+    assert wrong == set()
+
+
+def test_no_two_modules_share_a_name_a_reader_could_confuse() -> None:
+    stems = [p.stem for p in (ROOT / "target_sendgrid").rglob("*.py") if p.stem != "__init__"]
+    assert sorted(s for s in stems if stems.count(s) > 1) == []
+
+
+def test_every_module_fits_one_sitting() -> None:
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
