@@ -1,0 +1,75 @@
+"""Settings: one typed object with the schema's defaults, and the rules that need only the settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from target_sendgrid.settings import CONFIG_SCHEMA, Settings, check, schema_default
+
+BASE = {"api_key": "SG.secret", "data_privacy_consent": True, "list_id": "L"}
+
+
+def settings(**changes: Any) -> Settings:
+    return Settings.from_config({**BASE, **changes})
+
+
+def test_every_setting_of_the_schema_is_a_field_and_its_default_comes_from_the_schema() -> None:
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    ours = set(CONFIG_SCHEMA["properties"])
+    assert fields == ours
+    built = Settings.from_config({"api_key": "k", "data_privacy_consent": True})
+    for name in ours - {"api_key", "data_privacy_consent"}:
+        default = schema_default(name)
+        if default is not None:
+            assert getattr(built, name) == default, name
+
+
+def test_numbers_are_read_as_their_kind_whatever_the_config_holds() -> None:
+    built = settings(request_timeout_seconds=Decimal("10.5"), job_timeout_seconds=30, batch_size=Decimal("100"))
+    assert built.request_timeout_seconds == 10.5 and type(built.request_timeout_seconds) is float
+    assert built.job_timeout_seconds == 30.0 and type(built.job_timeout_seconds) is float
+    assert built.batch_size == 100 and type(built.batch_size) is int
+
+
+def test_empty_collections_for_unset_ones() -> None:
+    built = settings()
+    assert built.segments == () and built.segment_lists == {} and built.custom_field_mapping == {}
+    assert built.field_mapping is None
+
+
+def test_the_key_never_shows_in_its_repr() -> None:
+    assert "SG.secret" not in repr(settings())
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings().dry_run = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"data_privacy_consent": False}, "data_privacy_consent"),
+        ({"list_name": "X"}, "Set list_id or list_name, not both"),
+        ({"list_id": None}, "No list is configured"),
+        ({"list_id": None, "allow_no_list": True, "sync_mode": "mirror"}, "sync_mode mirror needs list_id"),
+        ({"api_url": "http://example.com"}, "api_url must be an https:// URL"),
+        ({"field_mapping": {"fist_name": "f"}}, "unknown SendGrid fields"),
+        ({"custom_field_mapping": {"1st": "x"}}, "custom field name '1st'"),
+        ({"sync_mode": "mirror", "mirror_version_field": "email"}, "is a reserved field"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_saying_how_to_fix_them(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigValidationError) as refused:
+        check(settings(**changes))
+    assert message in " ".join(refused.value.errors)
+
+
+def test_working_settings_pass() -> None:
+    check(settings(segments=["vip"], sync_mode="mirror", custom_field_mapping={"ltv": "ltv"}))
+    check(settings(list_id=None, allow_no_list=True))

@@ -1,0 +1,45 @@
+"""skip_unchanged's copy of SendGrid's lists: values compared as SendGrid stores them, memberships by bit."""
+
+from __future__ import annotations
+
+from target_sendgrid.contacts.custom_fields import CustomField
+from target_sendgrid.sync.unchanged import SendGridCopy, _normal
+
+LTV = CustomField("e1_N", "ltv", "Number", "ltv")
+SIGNUP = CustomField("e2_D", "signup", "Date", "signup")
+
+
+def copy_of(rows: dict[str, list[dict]]) -> SendGridCopy:
+    copy = SendGridCopy(("first_name",), (LTV, SIGNUP), tuple(rows), keep_ids=True)
+    for list_id, members in rows.items():
+        copy.load(list_id, members)
+    return copy
+
+
+def test_values_compare_as_sendgrid_stores_them() -> None:
+    assert _normal("Number", "12.50") == _normal("Number", 12.5)
+    assert _normal("Date", "03/15/2024") == _normal("Date", "2024-03-15T10:00:00Z") == "2024-03-15"
+    assert _normal("first_name", "  ") is None and _normal("first_name", None) is None
+    assert _normal("alternate_emails", "B@x.io, a@x.io") == _normal("alternate_emails", ["a@x.io", "b@x.io"])
+
+
+def test_a_contact_with_the_same_values_in_its_lists_is_current() -> None:
+    row = {"email": "a@x.io", "id": "c1", "first_name": "Ann", "custom_fields": {"ltv": "12.5", "signup": "2024-03-15"}}
+    copy = copy_of({"L1": [row], "L2": [row]})
+    contact = {"email": "a@x.io", "first_name": "Ann", "custom_fields": {"e1_N": 12.5, "e2_D": "2024-03-15"}}
+    assert copy.is_current(contact, ("L1", "L2"))
+    assert not copy.is_current({**contact, "first_name": "Anne"}, ("L1",))
+    assert not copy.is_current(contact, ("L3",))  # a list the copy does not hold
+
+
+def test_a_member_of_one_list_only_is_not_current_for_both() -> None:
+    copy = copy_of({"L1": [{"email": "a@x.io", "id": "c1"}], "L2": []})
+    assert copy.is_current({"email": "a@x.io"}, ("L1",))
+    assert not copy.is_current({"email": "a@x.io"}, ("L1", "L2"))
+    assert not copy.is_current({"email": "new@x.io"}, ("L1",))
+
+
+def test_the_members_of_a_list_keep_their_ids_for_mirror_mode() -> None:
+    copy = copy_of({"L1": [{"email": "a@x.io", "id": "c1"}, {"email": "b@x.io", "id": "c2"}], "L2": []})
+    assert sorted(m["id"] for m in copy.members_of("L1")) == ["c1", "c2"]
+    assert list(copy.members_of("L2")) == []
