@@ -1,0 +1,1 @@
+"""From record to contact: property mapping, values, custom fields by name, segment membership, list routing."""
