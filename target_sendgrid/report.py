@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import msgspec
+from singer_sdk.exceptions import ConfigValidationError
 
 
 class RecordRef(NamedTuple):
@@ -61,6 +63,8 @@ class RunReport:
         self.per_list: Counter[str] = Counter()  # list id ("" for none) -> contacts exported to it
         self._path = Path(rejected_records_path) if rejected_records_path else None
         self._file: IO[bytes] | None = None
+        if self._path is not None:
+            _check_writable(self._path)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to a tally (records_read, filtered_segment, created, updated, jobs, ...)."""
@@ -86,8 +90,8 @@ class RunReport:
             if self._path is None:
                 return
             if self._file is None:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                # Never through a symbolic link: it could point at any file the run may write.
+                fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
                 os.fchmod(fd, 0o600)  # also when an earlier tool created it readable by others
                 self._file = os.fdopen(fd, "ab")
             key, hashed = ref.safe_key()
@@ -139,3 +143,27 @@ class RunReport:
                 "jobs_resubmitted": c["jobs_resubmitted"],
                 "elapsed_seconds": round(time.monotonic() - self.started, 2),
             }
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, at start, a rejected-records path that is a link, not a file, or cannot be written."""
+
+    def refuse(why: str) -> ConfigValidationError:
+        return ConfigValidationError("rejected_records_path", errors=[f"rejected_records_path {path}: {why}."])
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise refuse(f"its folder cannot be created ({exc.strerror})") from None
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise refuse("its folder is not writable") from None
+        return
+    if stat.S_ISLNK(found.st_mode):
+        raise refuse("is a symbolic link; name the file itself")
+    if not stat.S_ISREG(found.st_mode):
+        raise refuse("is not a regular file")
+    if not os.access(path, os.W_OK):
+        raise refuse("is not writable")

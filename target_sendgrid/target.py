@@ -14,6 +14,7 @@ import os
 import sys
 import typing as t
 
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from typing_extensions import override
 
@@ -52,7 +53,13 @@ class TargetSendGrid(SingerTarget):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Check the settings and the key, and resolve lists and fields, before reading any input."""
         self._versions_seen: set[str] = set()
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)  # validates the config against the schema
+        except ConfigValidationError as exc:
+            unknown = settings.unknown_settings(self.config, self.config_jsonschema["properties"])
+            raise ConfigValidationError(exc.args[0], errors=unknown + settings.explain(exc.errors)) from None
+        if unknown := settings.unknown_settings(self.config, self.config_jsonschema["properties"]):
+            raise ConfigValidationError("unknown settings", errors=unknown)  # before anything is read or sent
         self.settings = Settings.from_config(self.config)
         settings.check(self.settings)
         self.run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -42,7 +43,7 @@ class SendGridClient(Transport):
 
     def get_list(self, list_id: str) -> dict:
         """One list with its contact count."""
-        return self.request("GET", f"/v3/marketing/lists/{list_id}").json()
+        return self.request("GET", f"/v3/marketing/lists/{_segment(list_id)}").json()
 
     def lists(self) -> Iterator[dict]:
         """Every list of the account, following ``_metadata.next`` page by page."""
@@ -86,7 +87,7 @@ class SendGridClient(Transport):
     def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
         """Remove contacts from a list (they stay in the account); returns the job id."""
         response = self.request(
-            "DELETE", f"/v3/marketing/lists/{list_id}/contacts", params={"contact_ids": ",".join(contact_ids)}
+            "DELETE", f"/v3/marketing/lists/{_segment(list_id)}/contacts", params={"contact_ids": ",".join(contact_ids)}
         )
         return response.json()["job_id"]
 
@@ -99,7 +100,7 @@ class SendGridClient(Transport):
             "POST", "/v3/marketing/contacts/exports", json={"list_ids": [list_id], "file_type": "json"}
         ).json()["id"]
         export = self.poller.poll(
-            lambda: self.request("GET", f"/v3/marketing/contacts/exports/{export_id}").json(),
+            lambda: self.request("GET", f"/v3/marketing/contacts/exports/{_segment(export_id)}").json(),
             lambda e: e.get("status") != "pending",
             timeout,
             f"export of list {list_id}",
@@ -119,7 +120,7 @@ class SendGridClient(Transport):
 
     def job(self, job_id: str) -> dict:
         """An import job's status and results."""
-        return self.request("GET", f"/v3/marketing/contacts/imports/{job_id}").json()
+        return self.request("GET", f"/v3/marketing/contacts/imports/{_segment(job_id)}").json()
 
     def wait_for_job(self, job_id: str, timeout: float) -> dict:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
@@ -162,3 +163,8 @@ class SendGridClient(Transport):
             why = exc if isinstance(exc, SendGridError) else type(exc).__name__  # never a line of the file
             logger.warning("Could not read the errors of import job %s: %s", job.get("id"), why)
         return out
+
+
+def _segment(value: object) -> str:
+    """An id as one path segment: a / or ? in it (from a setting or an answer) cannot reach another endpoint."""
+    return quote(str(value), safe="")

@@ -19,7 +19,7 @@ import requests.adapters
 from target_sendgrid import __version__
 from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError
 from target_sendgrid.sendgrid.export_files import text_lines
-from target_sendgrid.sendgrid.urls import check_url, is_loopback
+from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
 
 logger = logging.getLogger("target-sendgrid.client")
 
@@ -69,7 +69,7 @@ class Transport:
         max_retries: int = 8,
         backoff_factor: float = 0.5,
     ) -> None:
-        self.api_url = check_url(api_url)
+        self.api_url = check_api_url(api_url)
         self.timeout = timeout
         self.requests_sent = 0
         self.bytes_sent = 0

@@ -16,6 +16,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_api_url(url: str) -> str:
+    """``check_url`` for ``api_url``, which also may carry no user, password, query or fragment.
+
+    ``requests`` would send a URL's user and password as Basic auth instead of the key; the
+    refusal never shows them.
+    """
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("api_url must not carry a user or password: the API key is the only credential")
+    if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
+        raise ValueError("api_url must not carry a query or fragment: give the base URL, e.g. https://api.sendgrid.com")
+    return check_url(url)
+
+
 def check_url(url: str, what: str = "api_url") -> str:
     """Refuse any URL that would carry data or the key in clear over a network."""
     parts = urlsplit(url)

@@ -1,7 +1,15 @@
 """The target's settings: declared once (``schema``), read into one typed object (``model``), checked (``checks``)."""
 
-from target_sendgrid.settings.checks import check
+from target_sendgrid.settings.checks import check, explain, unknown_settings
 from target_sendgrid.settings.model import Settings, schema_default
 from target_sendgrid.settings.schema import CONFIG_SCHEMA, DEFAULT_MAX_REQUEST_BYTES
 
-__all__ = ["CONFIG_SCHEMA", "DEFAULT_MAX_REQUEST_BYTES", "Settings", "check", "schema_default"]
+__all__ = [
+    "CONFIG_SCHEMA",
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "Settings",
+    "check",
+    "explain",
+    "schema_default",
+    "unknown_settings",
+]

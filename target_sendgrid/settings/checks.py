@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.contacts.custom_fields import name_errors
 from target_sendgrid.contacts.mapping import resolve_mapping
-from target_sendgrid.sendgrid.urls import check_url
+from target_sendgrid.sendgrid.urls import check_api_url
 from target_sendgrid.settings.model import Settings
+
+CONSENT = (
+    "Exporting sends personal data (emails, names, addresses) outside your warehouse's compliance "
+    "boundary, to SendGrid. Confirm that this is allowed by setting data_privacy_consent: true."
+)
+# SendGrid's list ids are UUIDs (36 characters: the lists definitions); anything else would be
+# put into a request path as it is.
+LIST_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_SHOWN = 60  # characters of an unknown setting's name shown in its refusal
+
+
+def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[str]:
+    """One refusal per setting the target does not have, naming the closest one it has."""
+    names = sorted(known)
+    refusals = []
+    for name in sorted(set(config) - set(names), key=str):
+        shown = str(name)[:_SHOWN]
+        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " (target-sendgrid --about lists the settings)."
+        refusals.append(f"{shown} is not a setting{hint}")
+    return refusals
+
+
+def explain(errors: Iterable[str]) -> list[str]:
+    """The SDK's schema refusals, with the consent explained whether it is false or missing."""
+    return [CONSENT if e.startswith("'data_privacy_consent' is a required property") else e for e in errors]
 
 
 def check(settings: Settings) -> None:
     """Refuse settings that cannot work together (the schema already checked each one's kind)."""
     if settings.data_privacy_consent is not True:
+        raise ConfigValidationError("data_privacy_consent is not true", errors=[CONSENT])
+    if settings.list_id and not LIST_ID.match(settings.list_id):
         raise ConfigValidationError(
-            "data_privacy_consent is not true",
+            "list_id is not a list id",
             errors=[
-                "Exporting sends personal data (emails, names, addresses) outside your warehouse's compliance "
-                "boundary, to SendGrid. Confirm that this is allowed by setting data_privacy_consent: true."
+                "list_id must be a SendGrid list id (36 characters, like 3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c); "
+                "to name a list, use list_name."
             ],
         )
     if settings.list_id and settings.list_name:
@@ -37,7 +70,7 @@ def check(settings: Settings) -> None:
             "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]
         )
     try:
-        check_url(settings.api_url)
+        check_api_url(settings.api_url)
         resolve_mapping(settings.field_mapping, ())
     except ValueError as exc:
         raise ConfigValidationError(str(exc), errors=[str(exc)]) from None

@@ -9,10 +9,15 @@ and for anyone who asks for it with ``TARGET_SENDGRID_LOGLEVEL=DEBUG``.
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import typing as t
+import warnings
 from pathlib import Path
 from types import TracebackType
 
 import click
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.plugin_base import SingerCommand
 from typing_extensions import override
 
@@ -25,6 +30,23 @@ class SendGridCommand(SingerCommand):
     """
 
     expected_errors: tuple[type[BaseException], ...] = ()
+
+    @override
+    def invoke(self, ctx: click.Context) -> t.Any:
+        """The SDK's invoke (plugin_base.py, SingerCommand.invoke), each refused setting in one line.
+
+        The SDK follows a refused config's errors with "Config validation failed", which is
+        wrong for a refusal that is not the schema's (a list that does not exist).
+        """
+        logging.captureWarnings(capture=True)
+        warnings.filterwarnings("once", category=DeprecationWarning)
+        sys.excepthook = self.excepthook
+        try:
+            return click.Command.invoke(self, ctx)
+        except ConfigValidationError as exc:
+            for error in exc.errors or [str(exc)]:
+                self.logger.error("%s", error)
+            ctx.exit(1)
 
     @override
     def excepthook(

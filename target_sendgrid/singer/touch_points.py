@@ -96,6 +96,13 @@ TOUCH_POINTS: tuple[TouchPoint, ...] = (
         "none: get_singer_command builds the command with many arguments and no hook for its class",
     ),
     TouchPoint(
+        "singer_sdk.plugin_base:SingerCommand",
+        "invoke",
+        "override",
+        "a copy of the SDK's invoke: each refused setting is one line, without its 'Config validation failed'",
+        "the method is public; what is copied is its set-up (warnings captured, the excepthook)",
+    ),
+    TouchPoint(
         _SINK,
         "_validate_and_parse",
         "override",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_a_job_pending_too_long_fails_without_state_past_it(emulator: SendGridEm
 )
 def test_api_url_must_be_tls_unless_loopback(emulator: SendGridEmulator, url: str) -> None:
     with pytest.raises(ConfigValidationError) as info:
-        run_target(target_config(emulator, api_url=url, list_id="x"), [])
+        run_target(target_config(emulator, api_url=url, list_id=str(uuid.uuid4())), [])
     assert "https" in str(info.value)
     assert emulator.requests_made() == []
 

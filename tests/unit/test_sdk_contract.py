@@ -27,7 +27,12 @@ from target_sendgrid.target import TargetSendGrid
 from tests.support import ROOT
 
 SINGER_CLASSES = (SingerTarget, SingerSink, SingerInputReader, FastJSONSchemaValidator, SendGridCommand)
-DRY_RUN = {"api_key": "SG.unused", "data_privacy_consent": True, "list_id": "L", "dry_run": True}
+DRY_RUN = {
+    "api_key": "SG.unused",
+    "data_privacy_consent": True,
+    "list_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c",
+    "dry_run": True,
+}
 SCHEMA = (
     '{"type": "SCHEMA", "stream": "users", "schema": {"properties": {"email": {"type": "string"}}}, '
     '"key_properties": []}\n'
@@ -59,7 +64,7 @@ def test_every_touch_point_exists_in_the_installed_sdk(point: TouchPoint, built:
             "__doc__",
             "__annotations__",
             "__qualname__",
-        } == {"excepthook", "expected_errors"}
+        } == {"excepthook", "expected_errors", "invoke"}
         return
     target, sink = built
     instance = {Target: target, Sink: sink}.get(owner)

@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.settings import CONFIG_SCHEMA, Settings, check, schema_default
 
-BASE = {"api_key": "SG.secret", "data_privacy_consent": True, "list_id": "L"}
+BASE = {"api_key": "SG.secret", "data_privacy_consent": True, "list_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c"}
 
 
 def settings(**changes: Any) -> Settings:
