@@ -11,11 +11,11 @@ import typing as t
 
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks import Sink
-from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 from typing_extensions import override
 
 from target_sendgrid.singer.cursor import RecordCursor
-from target_sendgrid.singer.validation import FastJSONSchemaValidator, Invalid
+from target_sendgrid.singer.validation import FastJSONSchemaValidator, Invalid, prepared
 
 # The SDK's record metadata properties (sinks/core.py, _remove_sdc_metadata_from_record).
 SDC_PROPERTIES = frozenset(
@@ -70,6 +70,8 @@ class SingerSink(Sink):
                 self._compiled(record)
             except Invalid:
                 self._validate_and_parse(record)  # again, to raise or warn as the settings say
+            except Exception as exc:  # the check itself failed on this record: not the record's fault
+                self._stop_validating(exc)
         elif self._validator is not None:
             self._validate_and_parse(record)
         if self._preprocess:
@@ -114,16 +116,29 @@ class SingerSink(Sink):
         """The plugin batches; the SDK's own drains of this sink send nothing."""
         return 2**31
 
+    def _stop_validating(self, exc: Exception) -> None:
+        """The validator cannot judge this stream's records: say so once, and let them through unchecked."""
+        self.logger.warning(
+            "Stream '%s': the schema check failed on record %d (%s), not the record; records of this stream "
+            "are no longer validated",
+            self.stream_name,
+            self.cursor.number,
+            type(exc).__name__,
+        )
+        self._compiled = None
+        self._validator = None
+
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        """A compiled validator; the SDK's own if the schema defeats the compiler."""
+        """A compiled validator of the schema as taps write it; the SDK's own if the compiler refuses it."""
         if not self.validate_schema:
             return None
+        schema = prepared(self.schema, self.stream_name)
         try:
-            return FastJSONSchemaValidator(self.schema)
+            return FastJSONSchemaValidator(schema)
         except InvalidJSONSchema:
             self.logger.info("Stream '%s': schema not compilable, using the SDK's validator", self.stream_name)
-            return super().get_validator()
+            return JSONSchemaValidator(schema, validate_formats=self.validate_field_string_format)
 
     @override
     def _validate_and_parse(self, record: dict) -> dict:
@@ -136,6 +151,8 @@ class SingerSink(Sink):
                 if self.fail_on_record_validation_exception:
                     raise
                 self.logger.warning("Record %d of stream '%s': %s", self.cursor.number, self.stream_name, exc)
+            except Exception as exc:  # the check itself failed (the SDK's validator too can)
+                self._stop_validating(exc)
         return record
 
     @override

@@ -121,7 +121,12 @@ TOUCH_POINTS: tuple[TouchPoint, ...] = (
         "the _sdc_deleted_at flag is kept before the metadata is stripped",
         "include_sdc_metadata_properties: adds every metadata property instead",
     ),
-    TouchPoint(_SINK, "_validator", "read", "the compiled check is called directly on the direct path"),
+    TouchPoint(
+        _SINK,
+        "_validator",
+        "read, write",
+        "the compiled check is called directly on the direct path, and switched off when it cannot judge a stream",
+    ),
     TouchPoint(_SINK, "_singer_validate_message", "call", "a missing key property raises the SDK's own error"),
     TouchPoint(
         _READER,

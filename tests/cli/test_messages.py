@@ -191,3 +191,15 @@ def test_input_is_read_as_utf8_whatever_the_locale_and_line_ends(
         "watanabe@example.com": ("渡辺", "健"),
     }
     assert json.loads(done.stdout.decode().splitlines()[-1]) == {"bookmarks": {"people": {"done": True}}}
+
+
+def test_a_draft4_schema_with_decimal_bounds_exports_and_says_what_it_does_not_check(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    # pipelinewise-tap-postgres's numeric(12,2): boolean exclusive bounds and multipleOf 0.01 (a $ref too).
+    run = run_cli(target_config(emulator), "draft4_numeric.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["exported"] == 2
+    assert "Stream 'customers': multipleOf of ltv is not validated" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.states == [{"bookmarks": {"customers": {"id": 2}}}]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.singer.validation import FastJSONSchemaValidator
 from target_sendgrid.sinks import SendGridSink
 from target_sendgrid.target import TargetSendGrid
 from tests.support import API_KEY, DATA, PREFILLED, Api, prefill, run_target, target_config
@@ -88,3 +89,37 @@ def test_preprocess_record_works_on_both_paths(tmp_path: Path) -> None:
     first_names = [json.loads(extra).get("first_name") for _, _, extra in direct[0]]
     assert first_names and all(n == n.upper() for n in first_names if n)
     assert any(n and n != n.lower() for n in first_names)
+
+
+class BrokenCheck(FastJSONSchemaValidator):
+    """A check that fails on every record with something other than a verdict."""
+
+    def __init__(self, schema: dict) -> None:
+        super().__init__(schema)
+
+        def compiled(record: dict) -> None:
+            raise TypeError("unsupported operand type(s)")
+
+        self.compiled = compiled
+
+
+class BrokenCheckSink(SendGridSink):
+    def get_validator(self) -> BrokenCheck:
+        return BrokenCheck(self.schema)
+
+
+class BrokenCheckTarget(TargetSendGrid):
+    default_sink_class = BrokenCheckSink
+
+
+@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
+def test_a_check_that_cannot_judge_a_stream_is_switched_off_once_not_fatal(
+    sdk_path: bool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = export("profiles_mixed.singer", sdk_path, tmp_path, BrokenCheckTarget)
+    assert broken == export("profiles_mixed.singer", sdk_path, tmp_path)  # every record exported as usual
+    warned = [r.getMessage() for r in caplog.records if "no longer validated" in r.getMessage()]
+    assert warned == [
+        "Stream 'customers': the schema check failed on record 1 (TypeError), not the record; records of this "
+        "stream are no longer validated"
+    ]
