@@ -94,11 +94,14 @@ class SingerInputReader(MsgSpecReader):
             if self.on_interrupted is not None:
                 self.on_interrupted(stop)  # the target stops the run itself
             raise
+        except RecursionError:
+            # A value nested deeper than Python's recursion limit (while decoding, validating or
+            # mapping it): bad input like any other, named by its line.
+            nested = InvalidInputLine("a value is nested too deeply to be read")
+            self._report(self._named(nested))
+            raise nested from None
         except INPUT_ERRORS as exc:
-            stream = (self._message or {}).get("stream")
-            where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
-            exc.args = (f"{where}: {exc.args[0] if exc.args else exc}", *exc.args[1:])
-            self._report(exc)
+            self._report(self._named(exc))
             raise
         except Exception as exc:
             self._report(exc)
@@ -150,6 +153,13 @@ class SingerInputReader(MsgSpecReader):
             else:
                 self._process_unknown_message(message)
             stats[record_type] += 1
+
+    def _named(self, exc: BaseException) -> BaseException:
+        """The error, its message prefixed with the input line (and stream) it came from."""
+        stream = (self._message or {}).get("stream")
+        where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
+        exc.args = (f"{where}: {exc.args[0] if exc.args else exc}", *exc.args[1:])
+        return exc
 
     def _report(self, exc: BaseException) -> None:
         if self.on_error is not None:

@@ -41,7 +41,7 @@ class SingerTarget(Target):
         """The guard exists before the SDK installs its signal handlers (``_handle_termination``, below)."""
         self.guard = ShutdownGuard()
         self.cursor = RecordCursor()
-        self._direct: dict[str, SingerSink] | None = None
+        self._direct: dict[str, SingerSink | None] = {}  # stream -> its sink on the direct path, or None
         super().__init__(*args, **kwargs)
         if isinstance(self.message_reader, SingerInputReader):
             self.message_reader.on_error = self.on_input_error
@@ -150,16 +150,26 @@ class SingerTarget(Target):
     @override
     def _process_schema_message(self, message_dict: dict) -> None:
         super()._process_schema_message(message_dict)
-        self._direct = None  # a new schema may bring a new sink or a new map
+        # A schema changes the maps of its stream and the sinks of their aliases: those streams are
+        # judged again at their next record (forgetting every stream made many streams quadratic).
+        stream = message_dict["stream"]
+        self._direct.pop(stream, None)
+        for stream_map in self.mapper.stream_maps.get(stream) or []:
+            self._direct.pop(stream_map.stream_alias, None)
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
         cursor = self.cursor
         cursor.number += 1
         cursor.reached_sink = False
-        self.before_record(message_dict.get("stream"), message_dict.get("version"))  # type: ignore[arg-type]
-        direct = self._direct if self._direct is not None else self._direct_sinks()
-        sink = direct.get(message_dict.get("stream"))  # type: ignore[arg-type]
+        stream = message_dict.get("stream")
+        self.before_record(stream, message_dict.get("version"))  # type: ignore[arg-type]
+        try:
+            sink = self._direct[stream]  # type: ignore[index]
+        except KeyError:
+            sink = self._direct_sink(stream)  # type: ignore[arg-type]
+        except TypeError:  # not a stream name at all: the SDK's path names the error
+            sink = None
         record = message_dict.get("record")
         if sink is not None and type(record) is dict:
             # The SDK's path for a stream whose map is the identity (no stream maps, no flattening),
@@ -172,21 +182,21 @@ class SingerTarget(Target):
             super()._process_record_message(message_dict)
         self.after_record(cursor.number, cursor.reached_sink)
 
-    def _direct_sinks(self) -> dict[str, SingerSink]:
-        """Sinks whose stream map is the identity, by stream: their records take the direct path."""
-        self._direct = {}
-        for stream, sink in self._sinks_active.items():
-            maps = self.mapper.stream_maps.get(stream) or []
-            if (
-                len(maps) == 1
-                and type(maps[0]) is SameRecordTransform
-                and maps[0].stream_alias == stream
-                and not maps[0].flattening_enabled
-                and not sink.include_sdc_metadata_properties
-                and isinstance(sink, SingerSink)
-            ):
-                self._direct[stream] = sink
-        return self._direct
+    def _direct_sink(self, stream: str) -> SingerSink | None:
+        """The stream's sink if its stream map is the identity (its records take the direct path), else None."""
+        sink = self._sinks_active.get(stream)
+        maps = self.mapper.stream_maps.get(stream) or []
+        direct = (
+            isinstance(sink, SingerSink)
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == stream
+            and not maps[0].flattening_enabled
+            and not sink.include_sdc_metadata_properties
+        )
+        if sink is not None:  # a stream without a sink yet is judged again once it has one
+            self._direct[stream] = sink if direct else None  # type: ignore[assignment]
+        return sink if direct else None  # type: ignore[return-value]
 
     @override
     def _handle_max_record_age(self) -> None:

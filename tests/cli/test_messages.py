@@ -203,3 +203,24 @@ def test_a_draft4_schema_with_decimal_bounds_exports_and_says_what_it_does_not_c
     assert "Stream 'customers': multipleOf of ltv is not validated" in run.stderr
     assert "Traceback" not in run.stderr
     assert run.states == [{"bookmarks": {"customers": {"id": 2}}}]
+
+
+def test_a_record_nested_too_deeply_is_named_by_its_line_after_the_records_before_it(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    schema = {"properties": {"email": {"type": "string"}, "x": {}}}
+    lines = [json.dumps({"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": []})]
+    lines += [json.dumps({"type": "RECORD", "stream": "s", "record": {"email": f"u{i}@x.io"}}) for i in range(3)]
+    lines += [json.dumps({"type": "STATE", "value": {"at": 3}})]
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    lines += ['{"type": "RECORD", "stream": "s", "record": {"email": "deep@x.io", "x": ' + deep + "}}"]
+    lines += [json.dumps({"type": "RECORD", "stream": "s", "record": {"email": "after@x.io"}})]
+    scenario = tmp_path / "deep.singer"
+    scenario.write_text("\n".join(lines) + "\n")
+    config = target_config(emulator)
+    run = run_cli(config, scenario, tmp_path)
+    assert run.returncode == 1
+    assert "Input line 6: a value is nested too deeply to be read" in run.stderr
+    assert "Traceback" not in run.stderr and "RecursionError" not in run.stderr
+    assert emulator.list_emails(config["list_id"]) == {"u0@x.io", "u1@x.io", "u2@x.io"}
+    assert run.states == [{"at": 3}]
