@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import stat
 import threading
@@ -14,6 +15,10 @@ from typing import IO, Any, NamedTuple
 
 import msgspec
 from singer_sdk.exceptions import ConfigValidationError
+
+logger = logging.getLogger("target-sendgrid.values")
+
+MAX_LOGGED_DROPS = 100  # dropped custom values logged one by one; the rest are counted and in the file
 
 
 class RecordRef(NamedTuple):
@@ -87,23 +92,45 @@ class RunReport:
         """Account for a record that will not be exported, and write it to the file."""
         with self._lock:
             self.rejected[reason] += 1
-            if self._path is None:
-                return
-            if self._file is None:
-                # Never through a symbolic link: it could point at any file the run may write.
-                fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-                os.fchmod(fd, 0o600)  # also when an earlier tool created it readable by others
-                self._file = os.fdopen(fd, "ab")
-            key, hashed = ref.safe_key()
-            line: dict[str, Any] = {"run_id": self.run_id, "stream": ref.stream, "record_number": ref.number}
-            line["key"] = key
-            if hashed:
-                line["key_hashed"] = hashed
-            line["reason"] = reason
-            if detail:
-                line["detail"] = detail
-            self._file.write(msgspec.json.encode(line, enc_hook=str) + b"\n")
-            self._file.flush()
+            self._write(ref, reason, detail)
+
+    def drop_values(self, ref: RecordRef, dropped: list[tuple[str, str]]) -> None:
+        """Custom values an exported record lost (field, why): counted, logged and written one by one.
+
+        ``why`` names the value's kind, never the value. The first ``MAX_LOGGED_DROPS`` are logged;
+        every one is in the file.
+        """
+        with self._lock:
+            for field, why in dropped:
+                self.counts["custom_values_dropped"] += 1
+                logged = self.counts["custom_values_dropped"]
+                if logged <= MAX_LOGGED_DROPS:
+                    logger.warning(
+                        "Record %d of stream '%s': custom field %s dropped: %s", ref.number, ref.stream, field, why
+                    )
+                if logged == MAX_LOGGED_DROPS:
+                    logger.warning("Further dropped custom values are counted (custom_values_dropped), not logged")
+                self._write(ref, "custom value dropped", f"{field}: {why}")
+
+    def _write(self, ref: RecordRef, reason: str, detail: str | None) -> None:
+        """One line of the rejected-records file, if there is one (the caller holds the lock)."""
+        if self._path is None:
+            return
+        if self._file is None:
+            # Never through a symbolic link: it could point at any file the run may write.
+            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)  # also when an earlier tool created it readable by others
+            self._file = os.fdopen(fd, "ab")
+        key, hashed = ref.safe_key()
+        line: dict[str, Any] = {"run_id": self.run_id, "stream": ref.stream, "record_number": ref.number}
+        line["key"] = key
+        if hashed:
+            line["key_hashed"] = hashed
+        line["reason"] = reason
+        if detail:
+            line["detail"] = detail
+        self._file.write(msgspec.json.encode(line, enc_hook=str) + b"\n")
+        self._file.flush()
 
     @property
     def path(self) -> Path | None:

@@ -104,7 +104,7 @@ class SendGridSink(SingerSink):
         if truncated:
             run.report.count("truncated", truncated)
         if dropped:
-            run.report.count("custom_values_dropped", len(dropped))
+            run.report.drop_values(ref, dropped)
         if router.segment_lists:
             declared = run.segments.record_segments(record)
             declared.add(normalise(self.stream_name))

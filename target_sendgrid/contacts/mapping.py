@@ -89,11 +89,11 @@ class ContactMapper:
         ]
         self._alternates = mapping.get("alternate_emails")
 
-    def build(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], int, list[str]]:
-        """The contact for a record, the values truncated, and the custom values dropped.
+    def build(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], int, list[tuple[str, str]]]:
+        """The contact for a record, the values truncated, and each custom value dropped (field, why).
 
-        Raises Rejected when there is no valid email, or when custom values that could not be
-        converted were all the record had to export beside it.
+        Raises Rejected when there is no valid email. A record with one is exported, without the
+        custom values that could not be converted.
         """
         contact: dict[str, Any] = {"email": normalise_email(record.get(self._email))}
         truncated = 0
@@ -108,7 +108,7 @@ class ContactMapper:
             contact[sendgrid_field] = text
         if self._alternates is not None and record.get(self._alternates) is not None:
             contact["alternate_emails"] = self._alternate_emails(record[self._alternates], contact["email"])
-        dropped: list[str] = []
+        dropped: list[tuple[str, str]] = []
         if self.custom_fields:
             custom: dict[str, Any] = {}
             for field in self.custom_fields:
@@ -118,13 +118,11 @@ class ContactMapper:
                 try:
                     custom[field.id], cut = convert(value, field.field_type)
                 except Unconvertible as exc:
-                    dropped.append(f"{field.name}: {exc}")
+                    dropped.append((field.name, str(exc)))
                     continue
                 truncated += cut
             if custom:
                 contact["custom_fields"] = custom
-            elif dropped and len(contact) == 1:
-                raise Rejected("custom values not convertible", "; ".join(dropped))
         return contact, truncated, dropped
 
     @staticmethod

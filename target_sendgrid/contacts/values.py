@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -84,31 +85,66 @@ def _number(value: Any) -> int | float | Decimal:
     return number
 
 
+# What a Date takes (the README lists it): an ISO-8601 date or date-time in the extended form,
+# or epoch seconds or milliseconds, as a number or as numeric text. Nothing else is guessed.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_NUMERIC = re.compile(r"^-?\d+(?:\.\d+)?$")
+_SLASHED = re.compile(r"^\d{1,4}[/.]\d{1,2}[/.]\d{1,4}$")
+
+
 def _date(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        value = float(value)
-        seconds = value / 1000 if abs(value) > 1e11 else value  # epoch milliseconds or seconds
-        try:
-            return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        except (OverflowError, OSError, ValueError):
-            raise Unconvertible(f"{_kind(value)} is not an epoch time") from None
+        return _epoch(value)
     if isinstance(value, str):
         text = value.strip()
+        if _NUMERIC.match(text):
+            return _epoch(Decimal(text), value)
+        if _SLASHED.match(text):
+            raise Unconvertible(f"{_kind(value)} is a date with slashes: day and month order is ambiguous")
+        if not _ISO_DATE.match(text):
+            raise Unconvertible(f"{_kind(value)} is not an ISO-8601 date")
         try:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise Unconvertible(f"{_kind(value)} is not an ISO-8601 date") from None
+            raise Unconvertible(f"{_kind(value)} is not a valid ISO-8601 date") from None
         # A bare date stays a date; a date-time keeps its time and offset.
         return text if len(text) == 10 else parsed.isoformat().replace("+00:00", "Z")
     raise Unconvertible(f"{_kind(value)} is not a date")
+
+
+def _epoch(value: int | float | Decimal, given: Any = None) -> str:
+    """Epoch seconds or milliseconds as an ISO date-time; an 8-digit date key (YYYYMMDD) is refused, never guessed.
+
+    ``given`` is the value as the record held it (numeric text), to name its kind.
+    """
+    given = value if given is None else given
+    if value == int(value) and 19_000_101 <= value <= 21_001_231:
+        try:
+            dt.datetime.strptime(str(int(value)), "%Y%m%d")
+        except ValueError:
+            pass
+        else:
+            raise Unconvertible(f"{_kind(given)} is ambiguous: a date key (YYYYMMDD) or epoch seconds in 1970")
+    number = float(value)
+    seconds = number / 1000 if abs(number) > 1e11 else number  # epoch milliseconds or seconds
+    try:
+        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        raise Unconvertible(f"{_kind(given)} is not an epoch time") from None
 
 
 def _kind(value: Any) -> str:
     """A value described without its content (it may be personal data): its type, and its length if text."""
     if isinstance(value, str):
         return f"a text of {len(value)} characters"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, (float, Decimal)):
+        return "a number"
     return f"a {type(value).__name__} value"

@@ -224,3 +224,39 @@ def test_a_record_nested_too_deeply_is_named_by_its_line_after_the_records_befor
     assert "Traceback" not in run.stderr and "RecursionError" not in run.stderr
     assert emulator.list_emails(config["list_id"]) == {"u0@x.io", "u1@x.io", "u2@x.io"}
     assert run.states == [{"at": 3}]
+
+
+def test_each_dropped_custom_value_is_named_counted_and_listed_and_its_record_still_exported(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    emulator.create_custom_field("ltv", "Number")
+    emulator.create_custom_field("signup", "Date")
+    rejected = tmp_path / "rejected.jsonl"
+    config = target_config(
+        emulator, custom_field_mapping={"ltv": "ltv", "signup": "signup"}, rejected_records_path=str(rejected)
+    )
+    run = run_cli(config, "values_dropped.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["exported"] == 4 and run.summary["rejected"] == 0
+    assert run.summary["custom_values_dropped"] == 4  # 1700000000 is epoch seconds as text: taken
+    dropped = [line.split(" | ")[-1] for line in run.stderr.splitlines() if "dropped:" in line]
+    assert dropped == [
+        "Record 1 of stream 'customers': custom field signup dropped: a text of 10 characters is a date with "
+        "slashes: day and month order is ambiguous",
+        "Record 3 of stream 'customers': custom field ltv dropped: a text of 8 characters is not a number",
+        "Record 3 of stream 'customers': custom field signup dropped: a text of 8 characters is ambiguous: a date "
+        "key (YYYYMMDD) or epoch seconds in 1970",
+        "Record 4 of stream 'customers': custom field ltv dropped: a text of 3 characters is not a number",
+    ]
+    for value in ("03/15/2024", "1,234.50", "20240315", "$99"):
+        assert value not in run.stderr and value not in rejected.read_text()
+    lines = [json.loads(line) for line in rejected.read_text().splitlines()]
+    assert [(x["record_number"], x["reason"], x["detail"].split(":")[0]) for x in lines] == [
+        (1, "custom value dropped", "signup"),
+        (3, "custom value dropped", "ltv"),
+        (3, "custom value dropped", "signup"),
+        (4, "custom value dropped", "ltv"),
+    ]
+    contacts = {c["email"]: c["custom_fields"] for c in emulator.list_contacts(config["list_id"])}
+    assert contacts["epoch-text@example.com"] == {"signup": "2023-11-14T22:13:20Z"}
+    assert contacts["dollars@example.com"] == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -91,11 +93,16 @@ def test_mapped_to_existing_fields_with_good_and_bad_values_in_one_batch(
     assert values["bad-number@example.com"] == {"plan": "silver"}  # only the bad value is lost
     assert values["bad-date@example.com"] == {"plan": "bronze"}
     assert all(job.status == "completed" for job in emulator.jobs.values())  # nothing failed in a job
-    # A record whose only value beside its email was bad is rejected, with the reason.
-    assert "only-bad@example.com" not in emulator.list_emails(config["list_id"])
-    assert run.summary["rejected_by_reason"] == {"custom values not convertible": 1}
-    assert run.summary["custom_values_dropped"] == 2  # of exported contacts; the third is the rejection
-    assert '"key":{"id":6},"reason":"custom values not convertible"' in rejected.read_text()
+    # A record whose only value beside its email was bad is still exported: it has an email and a list.
+    assert "only-bad@example.com" in emulator.list_emails(config["list_id"])
+    assert run.summary["rejected"] == 0 and run.summary["exported"] == 6
+    assert run.summary["custom_values_dropped"] == 3  # each dropped value, once
+    lines = [json.loads(line) for line in rejected.read_text().splitlines()]
+    assert [(x["key"], x["reason"], x["detail"]) for x in lines] == [
+        ({"id": 4}, "custom value dropped", "LTV: a text of 3 characters is not a number"),
+        ({"id": 5}, "custom value dropped", "last_seen: a text of 9 characters is not an ISO-8601 date"),
+        ({"id": 6}, "custom value dropped", "LTV: a text of 3 characters is not a number"),
+    ]
 
 
 def test_unknown_name_without_creation_stops_before_any_upsert(emulator: SendGridEmulator) -> None:

@@ -60,7 +60,13 @@ def test_a_custom_value_that_cannot_be_converted_is_dropped_and_named() -> None:
     mapper = ContactMapper({"email": "e", "first_name": "f"}, [ltv])
     contact, _, dropped = mapper.build({"e": "a@x.io", "f": "Ann", "ltv": "n/a"})
     assert contact == {"email": "a@x.io", "first_name": "Ann"}
-    assert dropped == ["ltv: a text of 3 characters is not a number"]
+    assert dropped == [("ltv", "a text of 3 characters is not a number")]
+
+
+def test_a_record_whose_only_other_value_is_dropped_is_still_a_contact() -> None:
+    ltv = CustomField("e1_N", "ltv", "Number", "ltv")
+    contact, _, dropped = ContactMapper({"email": "e"}, [ltv]).build({"e": "a@x.io", "ltv": "$99"})
+    assert contact == {"email": "a@x.io"} and [field for field, _ in dropped] == ["ltv"]
 
 
 def test_custom_values_are_keyed_by_field_id() -> None:

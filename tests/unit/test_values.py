@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -61,6 +62,35 @@ def test_what_is_not_a_finite_number_is_refused(value: object) -> None:
 )
 def test_dates_from_iso_text_dates_and_epoch_numbers(value: object, date: str) -> None:
     assert convert(value, "Date") == (date, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "date"),
+    [
+        ("1700000000", "2023-11-14T22:13:20Z"),
+        (" 1700000000000 ", "2023-11-14T22:13:20Z"),
+        ("1700000000.5", "2023-11-14T22:13:20.500000Z"),
+    ],
+)
+def test_epoch_seconds_or_milliseconds_as_numeric_text(value: str, date: str) -> None:
+    assert convert(value, "Date") == (date, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("03/04/2024", "a date with slashes: day and month order is ambiguous"),
+        ("15.03.2024", "a date with slashes: day and month order is ambiguous"),
+        ("20240315", "a text of 8 characters is ambiguous: a date key (YYYYMMDD) or epoch seconds in 1970"),
+        (20240315, "an integer is ambiguous: a date key (YYYYMMDD) or epoch seconds in 1970"),
+        ("2024-13-01", "is not a valid ISO-8601 date"),
+        ("2024-W11", "is not an ISO-8601 date"),
+        ("yesterday", "is not an ISO-8601 date"),
+    ],
+)
+def test_ambiguous_or_unknown_date_forms_are_refused_and_named_never_guessed(value: object, why: str) -> None:
+    with pytest.raises(Unconvertible, match=re.escape(why)):
+        convert(value, "Date")
 
 
 def test_a_date_that_is_not_iso_is_refused_naming_its_kind_not_its_value() -> None:
