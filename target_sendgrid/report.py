@@ -160,6 +160,7 @@ class RunReport:
                 "filtered_by_segment": c["filtered_segment"],
                 "filtered_by_stream_map": c["filtered_map"],
                 "not_sent": c["not_sent"],
+                "stopped_run": c["stopped_run"],
                 "rejected": sum(self.rejected.values()),
                 "rejected_by_reason": dict(self.rejected),
                 "values_truncated": c["truncated"],

@@ -91,9 +91,8 @@ class SendGridSink(SingerSink):
             except Rejected as exc:
                 run.report.reject(ref, exc.reason, exc.detail)
                 return
-            with run.exporter.unsent_if_stopped():  # a removal too may wait for a slot
-                for list_id in router.all_lists:
-                    run.exporter.remove(email, list_id, ref)
+            for list_id in router.all_lists:
+                run.exporter.remove(email, list_id, ref)
             run.report.count("deleted_records" if deleted else "filtered_segment")
             return
         try:

@@ -97,6 +97,19 @@ class TargetSendGrid(SingerTarget):
         self.run.exporter.mark_processed(number)
 
     @override
+    def record_failed(self, number: int, exc: BaseException) -> None:
+        """The record being processed when the run stopped gets a bucket, unless a batch holds it already.
+
+        ``not_sent`` when a signal or a failed batch cut it short; ``stopped_run`` when it stopped the
+        run itself (a record that does not match its schema, the one past max_contacts).
+        """
+        exporter = self.run.exporter
+        if exporter.holds_record(number):
+            return
+        cut_short = isinstance(exc, Interrupted) or exporter.failed_with(exc)
+        self.run.report.count("not_sent" if cut_short else "stopped_run")
+
+    @override
     def accept_state(self, state: dict) -> None:
         """STATE is written by the exporter once the records before it are settled."""
         self.run.exporter.add_state(state)
@@ -163,6 +176,8 @@ class TargetSendGrid(SingerTarget):
 
     def _log_summary(self, outcome: str) -> None:
         self.run.progress.stop()
+        if outcome != "finished":
+            self.run.exporter.count_unsent()
         summary = self.run.summary()
         self.run.report.close()
         dry = " (dry run)" if self.settings.dry_run else ""

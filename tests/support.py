@@ -158,3 +158,23 @@ def meltano() -> str:
             pytest.fail("meltano is not installed; scripts/test installs it")
         pytest.skip("meltano is not installed (scripts/test installs it)")
     return found
+
+
+# Where a record can end up: each record read is in exactly one of these (contacts merged into an
+# earlier record of their email count as merged_duplicates).
+RECORD_BUCKETS = (
+    "exported",
+    "unchanged",
+    "merged_duplicates",
+    "deleted_records",
+    "filtered_by_segment",
+    "filtered_by_stream_map",
+    "not_sent",
+    "stopped_run",
+    "rejected",
+)
+
+
+def accounted(summary: dict[str, Any]) -> int:
+    """The records a summary puts in a bucket (a dry run's would_export stands for exported)."""
+    return sum(summary.get(b, 0) for b in RECORD_BUCKETS) + summary.get("would_export", 0)

@@ -9,9 +9,8 @@ is delivered in a worker thread (see ``delivery``); STATE follows the batches th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from typing import Any
 
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
@@ -75,8 +74,7 @@ class Exporter:
         # An earlier record of this email queued for other lists (or its removal from one of
         # these) is sent first, and this batch will wait for it: the later record lands last.
         if len(self._open) > 1 or key not in self._open:  # another open batch may hold this email
-            with self.unsent_if_stopped():
-                self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
+            self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
         batch = self._open.get(key)
         if batch is not None and email in batch.contacts:
             # One email per request: the later record wins field by field, and what it lacks
@@ -95,8 +93,7 @@ class Exporter:
             added = batch is not None and batch.add(email, part, ref)
         if not added:
             if batch is not None and batch.contacts:
-                with self.unsent_if_stopped():
-                    self._submit(key)
+                self._submit(key)
             batch = self._new_batch(key, ref.number)
             with self._lock:
                 added = batch.add(email, part, ref)
@@ -106,19 +103,6 @@ class Exporter:
         self._accepted += 1
         if self.members is not None:
             self.note_members(email, list_ids)
-
-    @contextmanager
-    def unsent_if_stopped(self) -> Iterator[None]:
-        """Around a wait for a free slot while a record is queued, before any batch holds it.
-
-        A signal (or a failed batch) ends the wait with an exception: the record then joins no
-        batch, so it is counted as not sent here, or the summary would not add up.
-        """
-        try:
-            yield
-        except BaseException:
-            self.report.count("not_sent")
-            raise
 
     def holds(self, email: str) -> bool:
         """Whether a batch not yet finished holds this email (a later record of it must follow it)."""
@@ -207,16 +191,33 @@ class Exporter:
         """Send nothing more; give the batches in flight up to ``timeout`` seconds. True if all finished.
 
         Each batch that finishes moves STATE on by itself; open batches, and batches still queued
-        for a worker, are not sent (counted as ``not_sent``), so STATE never passes their records.
+        for a worker, are not sent, so STATE never passes their records (see ``count_unsent``).
         """
         self._pool.shutdown(wait=False, cancel_futures=True)
         # A future cancelled in the queue never reports itself done: waiting for it would last the
         # whole timeout. Its batch stays in flight, unsent, holding STATE back like an open one.
-        finished = not wait([f for f in self._futures if not f.cancelled()], timeout=timeout).not_done
-        with self._lock:  # open batches stay open: they hold STATE back from their records
-            unsent = [b for b in (*self._open.values(), *self._in_flight) if b.kind == "upsert" and not b.started]
-            self.report.count("not_sent", sum(len(b.contacts) for b in unsent))
-        return finished
+        return not wait([f for f in self._futures if not f.cancelled()], timeout=timeout).not_done
+
+    def count_unsent(self) -> None:
+        """After a failure or a signal: count as ``not_sent`` each contact of a batch that did not finish.
+
+        Open batches, batches cancelled in the queue, one that failed and ones still running past the
+        shutdown timeout: SendGrid confirmed none of their contacts (but those already exported or
+        rejected from them). Called once, for the summary.
+        """
+        with self._lock:
+            batches = [b for b in (*self._open.values(), *self._in_flight) if b.kind == "upsert"]
+            self.report.count("not_sent", sum(len(b.contacts) - b.settled for b in batches))
+
+    def holds_record(self, number: int) -> bool:
+        """Whether a batch not yet finished holds record ``number`` (it is accounted for with that batch)."""
+        with self._lock:
+            batches = (*self._open.values(), *self._in_flight)
+            return any(ref.number == number for b in batches if b.kind == "upsert" for _, ref in b.contacts.values())
+
+    def failed_with(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the failure of a batch (raised again to the main thread), not of the input."""
+        return exc is self._failure
 
     # --- batches in flight (worker threads) ---------------------------------------------
 

@@ -33,6 +33,7 @@ class Batch:
     contacts: dict[str, tuple[bytes, RecordRef]] = field(default_factory=dict)
     size: int = 0
     started: bool = False  # a worker took it up (a batch still queued when the run stops never is)
+    settled: int = 0  # contacts SendGrid confirmed (exported) or refused (rejected) so far
     done: threading.Event = field(default_factory=threading.Event)  # set once its jobs ended
 
     def __post_init__(self) -> None:

@@ -48,6 +48,7 @@ class Delivery:
         if self.client is None:
             self.report.count("exported", len(batch.contacts))
             self.report.count_lists(batch.list_ids, len(batch.contacts))
+            batch.settled = len(batch.contacts)
             return
         chunks: list[list[str]] = [list(batch.contacts)]
         while chunks:
@@ -81,10 +82,12 @@ class Delivery:
         if named:
             for index, message in named.items():
                 self.report.reject(batch.ref(emails[index]), "rejected by SendGrid", message)
+                batch.settled += 1
             rest = [e for i, e in enumerate(emails) if i not in named]
             return [rest] if rest else []
         if len(emails) == 1:
             self.report.reject(batch.ref(emails[0]), "rejected by SendGrid", str(err))
+            batch.settled += 1
             return []
         half = len(emails) // 2
         return [emails[half:], emails[:half]]
@@ -112,6 +115,7 @@ class Delivery:
         self.report.count("updated", int(results.get("updated_count") or 0))
         self.report.count("exported", len(emails) - errored)
         self.report.count_lists(batch.list_ids, len(emails) - errored)
+        batch.settled += len(emails)  # the errored ones are rejected below
         if errored:
             self._report_job_errors(batch, emails, job, errored)
 

@@ -41,6 +41,7 @@ class SingerTarget(Target):
         """The guard exists before the SDK installs its signal handlers (``_handle_termination``, below)."""
         self.guard = ShutdownGuard()
         self.cursor = RecordCursor()
+        self._record_done = False
         self._direct: dict[str, SingerSink | None] = {}  # stream -> its sink on the direct path, or None
         super().__init__(*args, **kwargs)
         if isinstance(self.message_reader, SingerInputReader):
@@ -55,6 +56,9 @@ class SingerTarget(Target):
 
     def after_record(self, number: int, reached_sink: bool) -> None:
         """Record ``number`` was processed; ``reached_sink`` is False when a stream map dropped it."""
+
+    def record_failed(self, number: int, exc: BaseException) -> None:
+        """Processing record ``number`` raised ``exc`` (raised on after this): account for the record."""
 
     def accept_state(self, state: dict) -> None:
         """A STATE message's value (the SDK's own copy is never written: see ``_process_state_message``)."""
@@ -162,6 +166,7 @@ class SingerTarget(Target):
         cursor = self.cursor
         cursor.number += 1
         cursor.reached_sink = False
+        self._record_done = False  # set once the record is handed over, before any drain for age
         stream = message_dict.get("stream")
         self.before_record(stream, message_dict.get("version"))  # type: ignore[arg-type]
         try:
@@ -171,15 +176,20 @@ class SingerTarget(Target):
         except TypeError:  # not a stream name at all: the SDK's path names the error
             sink = None
         record = message_dict.get("record")
-        if sink is not None and type(record) is dict:
-            # The SDK's path for a stream whose map is the identity (no stream maps, no flattening),
-            # without the record copy, the map and the sink lookup: they were a third of the run's
-            # time. The same steps otherwise (SingerSink.accept; tests/integration/test_record_paths.py).
-            sink.accept(record)
-            if cursor.number % 1000 == 0:
-                self._handle_max_record_age()
-        else:
-            super()._process_record_message(message_dict)
+        try:
+            if sink is not None and type(record) is dict:
+                # The SDK's path for a stream whose map is the identity (no stream maps, no flattening),
+                # without the record copy, the map and the sink lookup: they were a third of the run's
+                # time. The same steps otherwise (SingerSink.accept; tests/integration/test_record_paths.py).
+                sink.accept(record)
+                if cursor.number % 1000 == 0:
+                    self._handle_max_record_age()
+            else:
+                super()._process_record_message(message_dict)
+        except BaseException as exc:
+            if not self._record_done:
+                self.record_failed(cursor.number, exc)
+            raise
         self.after_record(cursor.number, cursor.reached_sink)
 
     def _direct_sink(self, stream: str) -> SingerSink | None:
@@ -202,6 +212,7 @@ class SingerTarget(Target):
     def _handle_max_record_age(self) -> None:
         # The SDK drains every few minutes so that a slow tap's records do not wait for a full
         # batch; its drains send nothing here, so the plugin sends what is buffered.
+        self._record_done = True  # the SDK drains after a record: a failure now is not the record's
         if self._max_record_age_in_minutes > self._MAX_RECORD_AGE_IN_MINUTES:
             self.flush_buffered()
         super()._handle_max_record_age()

@@ -26,4 +26,5 @@ def test_stop_does_not_wait_for_a_batch_that_never_started() -> None:
     started = time.monotonic()
     assert exporter.stop(timeout=10) is True
     assert time.monotonic() - started < 5
+    exporter.count_unsent()
     assert report.counts["not_sent"] == 5

@@ -1,0 +1,51 @@
+"""The summary adds up on every ending: each record read is in one bucket, whether the run finished or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sendgrid_emulator import SendGridEmulator
+from tests.conftest import run_cli
+from tests.support import accounted, singer_lines, target_config
+
+
+def write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "input.singer"
+    path.write_text("".join(lines))
+    return path
+
+
+def test_a_finished_run_adds_up(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli(target_config(emulator, segments=["vip", "newsletter"]), "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0
+    assert run.summary["records_read"] == accounted(run.summary) == 7
+    assert run.summary["stopped_run"] == 0
+
+
+def test_a_run_stopped_by_a_bad_record_counts_that_record(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli(target_config(emulator), "record_not_matching_schema.singer", tmp_path)
+    assert run.returncode == 1
+    summary = run.summary
+    assert summary["stopped_run"] == 1
+    assert summary["records_read"] == accounted(summary) and summary["records_read"] >= 1
+
+
+def test_a_run_past_max_contacts_counts_the_record_that_crossed_it(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli(target_config(emulator, max_contacts=1000), write(tmp_path, singer_lines(1200)), tmp_path)
+    assert run.returncode == 1 and "max_contacts=1000" in run.stderr
+    summary = run.summary
+    assert summary["exported"] == 1000 and summary["stopped_run"] == 1
+    assert summary["records_read"] == accounted(summary)
+
+
+def test_a_run_failed_by_sendgrid_counts_what_it_never_confirmed_as_not_sent(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    emulator.set_faults(job_failure_rate=1.0)  # every import job ends failed
+    config = target_config(emulator, batch_size=500, max_job_attempts=1, max_jobs_in_flight=2)
+    run = run_cli(config, write(tmp_path, singer_lines(3000)), tmp_path)
+    assert run.returncode == 1 and "ended failed" in run.stderr
+    summary = run.summary
+    assert summary["exported"] == 0 and summary["not_sent"] > 0
+    assert summary["records_read"] == accounted(summary)
+    assert run.states == []
