@@ -173,11 +173,17 @@ class ExportRun:
                 f"spaces. Segment names seen in the input: {seen[:50] or 'none'}."
             )
         counts = self.report.counts
-        if not counts["exported"] and not counts["removed"]:
-            found.append(
-                f"No contact was exported from {self.cursor.number} records: the summary says where each went "
-                "(filtered_by_segment, filtered_by_stream_map, rejected)."
-            )
+        if not counts["exported"] and not counts["removed"] and counts["unchanged"] < self.cursor.number:
+            went = {
+                "unchanged (SendGrid has them already)": counts["unchanged"],
+                "filtered_by_segment": counts["filtered_segment"],
+                "filtered_by_stream_map": counts["filtered_map"],
+                "rejected": sum(self.report.rejected.values()),
+                "deleted_records": counts["deleted_records"],
+                "merged_duplicates": counts["superseded"],
+            }
+            causes = ", ".join(f"{n} {bucket}" for bucket, n in went.items() if n)
+            found.append(f"No contact was exported from {self.cursor.number} records: {causes or 'none sent'}.")
         return found
 
     def destinations(self) -> str:
@@ -188,6 +194,8 @@ class ExportRun:
             for i, n in sorted(report.per_list.items())
         ]
         text = "Contacts exported: " + ("; ".join(went) if went else "none") + "."
+        if unchanged := report.counts["unchanged"]:
+            text += f" {unchanged} unchanged, already in SendGrid (skip_unchanged)."
         rejected = sum(report.rejected.values())
         if rejected and report.path is not None:
             text += f" {rejected} records rejected, listed in {report.path} under run_id {report.run_id}."

@@ -170,9 +170,12 @@ class TargetSendGrid(SingerTarget):
             self._log_summary("failed")
             raise
         super().process_endofpipe()
-        for warning in self.run.silent_results():
+        silent = self.run.silent_results()
+        for warning in silent:
             self.logger.warning("%s", warning)
         self._log_summary("finished")
+        if silent and self.settings.fail_on_empty_export:
+            raise ExportError(f"fail_on_empty_export: {silent[0].split(':')[0]}; failing the run as asked")
 
     def _log_summary(self, outcome: str) -> None:
         self.run.progress.stop()

@@ -177,6 +177,14 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "key properties and reason (never the email).",
     ),
     th.Property(
+        "fail_on_empty_export",
+        th.BooleanType,
+        default=False,
+        description="Exit non-zero (after the summary and the last STATE) when the run exported no contact and "
+        "found none unchanged, or when a selected segment matched no record: for orchestrators that should alert "
+        "on an empty export. Off: such a run warns and exits 0.",
+    ),
+    th.Property(
         "dry_run",
         th.BooleanType,
         default=False,

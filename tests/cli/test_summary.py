@@ -49,3 +49,24 @@ def test_a_run_failed_by_sendgrid_counts_what_it_never_confirmed_as_not_sent(
     assert summary["exported"] == 0 and summary["not_sent"] > 0
     assert summary["records_read"] == accounted(summary)
     assert run.states == []
+
+
+def test_an_unchanged_rerun_names_its_cause_and_warns_of_nothing(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    config = target_config(emulator, skip_unchanged=True)
+    assert run_cli(config, "nightly_base.singer", tmp_path).returncode == 0
+    again = run_cli({**config, "fail_on_empty_export": True}, "nightly_base.singer", tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]  # unchanged is no empty export
+    assert again.summary["unchanged"] == again.summary["records_read"] > 0
+    assert "WARNING" not in again.stderr
+    assert f"{again.summary['unchanged']} unchanged, already in SendGrid (skip_unchanged)." in again.stderr
+
+
+def test_a_run_that_exports_nothing_says_why_and_fails_when_asked(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    config = target_config(emulator, segments=["nobody"])
+    run = run_cli(config, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0
+    assert "No contact was exported from 7 records: 7 filtered_by_segment." in run.stderr
+    failing = run_cli({**config, "fail_on_empty_export": True}, "profiles_mixed.singer", tmp_path)
+    assert failing.returncode == 1
+    assert "fail_on_empty_export: The segments ['nobody'] matched no record; failing the run as asked" in failing.stderr
+    assert failing.summary["records_read"] == accounted(failing.summary) == 7
