@@ -10,10 +10,13 @@ import functools
 import io
 import json
 import os
+import re
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +181,98 @@ RECORD_BUCKETS = (
 def accounted(summary: dict[str, Any]) -> int:
     """The records a summary puts in a bucket (a dry run's would_export stands for exported)."""
     return sum(summary.get(b, 0) for b in RECORD_BUCKETS) + summary.get("would_export", 0)
+
+
+# A hostile SendGrid: the emulator behind a loopback proxy that answers some requests as a test says.
+Responder = Callable[[BaseHTTPRequestHandler], None]
+
+
+class HostileSendGrid:
+    """A loopback server that forwards every request to ``emulator``, except those a test scripts.
+
+    Links in the emulator's answers are rewritten to lead through the proxy, so downloads can be
+    scripted too.
+
+    ``answer(method, pattern, responder)``: a request whose path (with its query) matches the
+    pattern is answered by ``responder(handler)``, which writes whatever it likes (a redirect, a
+    trickle, cut-off JSON, a reset). ``requests`` logs (method, path) of every request received.
+    """
+
+    def __init__(self, emulator: SendGridEmulator) -> None:
+        self.emulator = emulator
+        self.scripts: list[list[Any]] = []  # [method, pattern, responder, uses left or None]
+        self.requests: list[tuple[str, str]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def answer(self, method: str, pattern: str, responder: Responder, times: int | None = None) -> None:
+        """Answer requests matching ``method`` and ``pattern`` (searched in the path) with ``responder``.
+
+        ``times``: only that many requests, the later ones forwarded again.
+        """
+        self.scripts.append([method, re.compile(pattern), responder, times])
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        hostile = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                hostile.requests.append((self.command, self.path))
+                for script in hostile.scripts:
+                    method, pattern, responder, left = script
+                    if method == self.command and pattern.search(self.path) and left != 0:
+                        if left is not None:
+                            script[3] = left - 1
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                        responder(self)
+                        return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                forwarded = requests.request(
+                    self.command, hostile.emulator.url + self.path, headers=headers, data=body, timeout=30
+                )
+                # Links in answers (export files, errors files, pages) lead through the proxy too.
+                payload = forwarded.content.replace(hostile.emulator.url.encode(), hostile.url.encode())
+                self.send_response(forwarded.status_code)
+                for name, value in forwarded.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def respond(
+    status: int, body: bytes | dict[str, Any] | list[Any] = b"", headers: dict[str, str] | None = None
+) -> Responder:
+    """A responder with this status, body (JSON when a dict or list) and headers."""
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+
+    def write(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    return write

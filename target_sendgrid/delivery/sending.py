@@ -9,7 +9,7 @@ from collections.abc import Callable
 from target_sendgrid.delivery.request_batch import Batch
 from target_sendgrid.errors import ExportError
 from target_sendgrid.report import RecordRef, RunReport
-from target_sendgrid.sendgrid.api_errors import BadRequest
+from target_sendgrid.sendgrid.api_errors import BadRequest, scrub
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.removals import remove_from_list
 
@@ -86,7 +86,7 @@ class Delivery:
             rest = [e for i, e in enumerate(emails) if i not in named]
             return [rest] if rest else []
         if len(emails) == 1:
-            self.report.reject(batch.ref(emails[0]), "rejected by SendGrid", str(err))
+            self.report.reject(batch.ref(emails[0]), "rejected by SendGrid", scrub(str(err)))
             batch.settled += 1
             return []
         half = len(emails) // 2
@@ -124,7 +124,7 @@ class Delivery:
         listed = 0
         for email, message in self.client.job_errors(job):
             if email in batch.contacts and listed < errored:
-                self.report.reject(batch.ref(email), "import job error", message)
+                self.report.reject(batch.ref(email), "import job error", scrub(message)[:500])
                 listed += 1
         for _ in range(errored - listed):  # errors SendGrid did not itemise are still counted
             self.report.reject(RecordRef(batch.ref(emails[0]).stream, -1), "import job error", job.get("id"))

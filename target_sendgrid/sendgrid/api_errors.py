@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+# SendGrid's messages echo addresses ("email 'x' is not valid"): personal data, never logged or written.
+_ADDRESS = re.compile(r"[^\s'\"<>(),;:\[\]]+@[^\s'\"<>(),;:\[\]]+")
+_QUOTED = re.compile(r"(email|address|value) '[^']*'", re.IGNORECASE)
+
+
+def scrub(message: str) -> str:
+    """A message from SendGrid without the addresses (or quoted email values) it may echo."""
+    return _ADDRESS.sub("<email>", _QUOTED.sub(r"\1 <email>", message))
+
+
 AUTH_HINT = (
     "Check that api_key is a current SendGrid API key with the Marketing scopes "
     "(marketing.read and marketing.write, or Full Access), and that the account uses the new "

@@ -11,13 +11,19 @@ from urllib.parse import quote
 
 import requests
 
-from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError
+from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import contact_rows
 from target_sendgrid.sendgrid.jobs import Poller
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
 
 logger = logging.getLogger("target-sendgrid.client")
+
+# The statuses SendGrid gives, by what they mean (API notes, "Import jobs" and "Export status").
+# Anything else, "processing" included, is not finished: polled on until the timeout.
+JOB_FINISHED = frozenset({"completed", "errored", "failed"})
+EXPORT_READY = "ready"
+EXPORT_FAILED = frozenset({"failure", "failed", "timeout"})
 
 
 class SendGridClient(Transport):
@@ -101,12 +107,13 @@ class SendGridClient(Transport):
         ).json()["id"]
         export = self.poller.poll(
             lambda: self.request("GET", f"/v3/marketing/contacts/exports/{_segment(export_id)}").json(),
-            lambda e: e.get("status") != "pending",
+            lambda e: _status(e) == EXPORT_READY or _status(e) in EXPORT_FAILED,
             timeout,
             f"export of list {list_id}",
         )
-        if export.get("status") != "ready":
-            raise SendGridError(f"export of list {list_id} ended {export.get('status')}: {export.get('message', '')}")
+        if _status(export) != EXPORT_READY:
+            message = scrub(str(export.get("message") or ""))[:200]
+            raise SendGridError(f"export of list {list_id} ended {_status(export)}: {message}")
         for url in export.get("urls") or []:
             with self.download(url, "export url") as lines:
                 yield from contact_rows(lines)
@@ -125,7 +132,7 @@ class SendGridClient(Transport):
     def wait_for_job(self, job_id: str, timeout: float) -> dict:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
         return self.poller.poll(
-            lambda: self.job(job_id), lambda j: j.get("status") != "pending", timeout, f"import job {job_id}"
+            lambda: self.job(job_id), lambda j: _status(j) in JOB_FINISHED, timeout, f"import job {job_id}"
         )
 
     def run_job(self, submit: Callable[[], str], timeout: float, attempts: int, what: str) -> tuple[dict, int]:
@@ -163,6 +170,12 @@ class SendGridClient(Transport):
             why = exc if isinstance(exc, SendGridError) else type(exc).__name__  # never a line of the file
             logger.warning("Could not read the errors of import job %s: %s", job.get("id"), why)
         return out
+
+
+def _status(answer: Any) -> str:
+    """An answer's status as one short word (a status that is not a string is shown, shortened, as such)."""
+    status = answer.get("status") if isinstance(answer, dict) else None
+    return status[:40] if isinstance(status, str) else repr(status)[:40]
 
 
 def _segment(value: object) -> str:

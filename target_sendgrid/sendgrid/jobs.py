@@ -29,7 +29,9 @@ class Poller:
                     self._finished.notify_all()
                 return answer
             if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"{what} still pending after {timeout:.0f}s (job_timeout_seconds)")
+                status = answer.get("status")
+                shown = "pending" if status == "pending" else f"{str(status)[:40]!r} (not a finished status)"
+                raise TimeoutError(f"{what} still {shown} after {timeout:.0f}s (job_timeout_seconds)")
             with self._finished:
                 self._finished.wait(delay)
             delay = min(delay * 1.5, 5.0)

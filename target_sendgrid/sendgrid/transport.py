@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
 import time
 import typing as t
@@ -17,7 +18,7 @@ import requests
 import requests.adapters
 
 from target_sendgrid import __version__
-from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError
+from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import text_lines
 from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
 
@@ -32,24 +33,46 @@ class _Retryable(Exception):
         self.response = response
 
 
+MAX_RESET_WAIT = 120.0  # SendGrid's windows are about a minute (API notes, "Transport")
+IMPLAUSIBLE_RESET_WAIT = 5.0  # the wait for a reset that is no finite, plausible number
+
+
 def reset_delay(headers: Any) -> float:
-    """Seconds to wait after a 429, from ``x-ratelimit-reset`` (a delay, or epoch seconds)."""
+    """Seconds to wait after a 429, from ``x-ratelimit-reset`` (a delay, or epoch seconds).
+
+    A reset that is not a finite number, or lies more than an hour away, is a bad answer: a short
+    wait, said in a warning. A long wait is logged.
+    """
+    raw = headers.get("x-ratelimit-reset", "1")
     try:
-        value = float(headers.get("x-ratelimit-reset", "1"))
-    except ValueError:
-        value = 1.0
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
     if value > 1e9:  # an epoch timestamp, as on SendGrid's older endpoints
         value -= time.time()
-    return min(max(value, 0.05), 120.0)
+    if not math.isfinite(value) or value > 3600:
+        logger.warning(
+            "Rate limited, with a reset SendGrid gave as %r: waiting %.0fs", str(raw)[:20], IMPLAUSIBLE_RESET_WAIT
+        )
+        return IMPLAUSIBLE_RESET_WAIT
+    wait = min(max(value, 0.05), MAX_RESET_WAIT)
+    if wait >= 10:
+        logger.info("Rate limited: waiting %.0fs, as x-ratelimit-reset says", wait)
+    return wait
 
 
 def _messages(response: requests.Response) -> tuple[str, list[dict]]:
+    """SendGrid's error messages, scrubbed of addresses, and its errors list (items not objects left out)."""
     try:
         errors = response.json().get("errors") or []
     except (ValueError, AttributeError):
         errors = []
+    errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    for error in errors:
+        error["message"] = scrub(str(error.get("message")))[:500]
     text = "; ".join(f"{e.get('field') or ''}: {e.get('message')}".lstrip(": ") for e in errors[:5])
-    return text or (response.text[:200] if response.text else response.reason or ""), errors
+    shown = text or (f"a {response.headers.get('Content-Type') or 'non-JSON'} answer" if response.content else "")
+    return shown or response.reason or "", errors
 
 
 class Transport:
@@ -110,7 +133,9 @@ class Transport:
         with self._count_lock:
             self.requests_sent += 1
             self.bytes_sent += len(body)
-        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        # No redirect is followed: SendGrid documents none, and one would carry the body (personal
+        # data) to wherever it points, over plain http as well (README, "Reliability").
+        response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
         if response.status_code >= 500:
             raise _Retryable(response)
         return response
@@ -135,6 +160,8 @@ class Transport:
                 errors,
             ) from None
         status = response.status_code
+        if 300 <= status < 400:
+            raise SendGridError(f"{method} {path}: SendGrid answered a redirect (HTTP {status}), which is not followed")
         if status < 400:
             return response
         message, errors = _messages(response)
@@ -157,10 +184,12 @@ class Transport:
         check_url(url, what)
         # A failure names the link's kind only: its query string is a credential.
         try:
-            opened = self.session.get(url, timeout=self.timeout, stream=True)
+            opened = self.session.get(url, timeout=self.timeout, stream=True, allow_redirects=False)
         except requests.RequestException as exc:
             raise SendGridError(f"download of an {what} failed: {type(exc).__name__}") from None
         with opened as response:
+            if 300 <= response.status_code < 400:
+                raise SendGridError(f"download of an {what} was redirected (HTTP {response.status_code}): not followed")
             if response.status_code >= 400:
                 raise SendGridError(f"download of an {what} failed: HTTP {response.status_code}")
             response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
