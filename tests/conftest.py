@@ -45,8 +45,14 @@ def about(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(target_command(None, None, "--about", *args), capture_output=True, text=True, check=True)
 
 
-def run_cli(config: dict[str, Any], scenario: str | Path, tmp_path: Path, timeout: float = 300) -> Cli:
-    """Run the target's CLI on a tests/data scenario (or a file); its STATE lines are parsed."""
+def run_cli(
+    config: dict[str, Any],
+    scenario: str | Path,
+    tmp_path: Path,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> Cli:
+    """Run the target's CLI on a tests/data scenario (or a file), with more environment if given."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     path = scenario if isinstance(scenario, Path) else DATA / scenario
@@ -55,7 +61,7 @@ def run_cli(config: dict[str, Any], scenario: str | Path, tmp_path: Path, timeou
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     return Cli(done.returncode, done.stdout, done.stderr)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 import threading
 import time
 import typing as t
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import backoff
 import requests
 import requests.adapters
+from typing_extensions import override
 
 from target_sendgrid import __version__
 from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError, scrub
@@ -23,6 +25,23 @@ from target_sendgrid.sendgrid.export_files import text_lines
 from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
 
 logger = logging.getLogger("target-sendgrid.client")
+
+
+class _NoQueries(logging.Filter):
+    """Cuts the query from every URL urllib3 logs (at DEBUG): a pre-signed link's signature is a credential."""
+
+    _QUERY = re.compile(r"\?[^\s\"']*")
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._QUERY.sub("?<query>", a) if isinstance(a, str) else a for a in record.args)
+        record.msg = self._QUERY.sub("?<query>", str(record.msg))
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.response"):
+    logging.getLogger(_name).addFilter(_NoQueries())
 
 
 class _Retryable(Exception):

@@ -11,8 +11,10 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from sendgrid_emulator import SendGridEmulator
 from tests.conftest import run_cli
@@ -113,3 +115,24 @@ def test_a_rate_limit_reset_that_is_no_number_waits_a_bounded_time_and_says_so(
     assert "Rate limited, with a reset SendGrid gave as 'nan': waiting 5s" in run.stderr
     assert run.summary["exported"] == 4
     assert API_KEY not in run.stderr
+
+
+def test_no_log_line_at_debug_carries_a_download_links_query(
+    hostile: HostileSendGrid, emulator: SendGridEmulator, api: Api, tmp_path: Path
+) -> None:
+    config = config_for(hostile, emulator, skip_unchanged=True)
+    prefill(emulator, api, config["list_id"], PREFILLED)
+
+    def signed_export(handler: Any) -> None:
+        """The export as the emulator answers it, its links pre-signed like an object store's."""
+        answer = requests.get(emulator.url + handler.path, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10)
+        body = answer.json()
+        body["urls"] = [u.replace(emulator.url, hostile.url) + "?X-Amz-Signature=s3cr3t" for u in body.get("urls", [])]
+        respond(200, body)(handler)
+
+    hostile.answer("GET", "^/v3/marketing/contacts/exports/", signed_export)
+    run = run_cli(config, "profiles_mixed.singer", tmp_path, env={"TARGET_SENDGRID_LOGLEVEL": "DEBUG"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert any("/_emulator/downloads/" in path and "s3cr3t" in path for _, path in hostile.requests)  # it was used
+    assert "/_emulator/downloads/" in run.stderr  # urllib3 logged the download, without its query
+    assert "s3cr3t" not in run.stderr
