@@ -215,6 +215,7 @@ def _client(settings: Settings) -> SendGridClient:
         settings.api_url,
         timeout=settings.request_timeout_seconds,
         max_retries=settings.max_retries,
+        max_download_bytes=settings.max_download_bytes,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
-from tests.support import API_KEY, DATA, Api
+from tests.support import API_KEY, DATA, Api, HostileSendGrid
 
 
 @pytest.fixture
@@ -31,6 +31,14 @@ def emulator() -> Iterator[SendGridEmulator]:
 @pytest.fixture
 def api(emulator: SendGridEmulator) -> Api:
     return Api(emulator.url)
+
+
+@pytest.fixture
+def hostile(emulator: SendGridEmulator) -> Iterator[HostileSendGrid]:
+    """The emulator behind a proxy that answers what a test scripts (see HostileSendGrid)."""
+    proxy = HostileSendGrid(emulator)
+    yield proxy
+    proxy.stop()
 
 
 def target_command(config_path: Path | None = None, input_path: Path | None = None, *args: str) -> list[str]:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import requests
 
 from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError, scrub
-from target_sendgrid.sendgrid.export_files import contact_rows
+from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
@@ -29,34 +29,50 @@ EXPORT_FAILED = frozenset({"failure", "failed", "timeout"})
 class SendGridClient(Transport):
     """The endpoints, over the transport's retries; import jobs and exports followed to their end."""
 
-    def __init__(self, api_key: str, api_url: str = "https://api.sendgrid.com", **options: Any) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        api_url: str = "https://api.sendgrid.com",
+        *,
+        max_download_bytes: int = 5_000_000_000,
+        **options: Any,
+    ) -> None:
         super().__init__(api_key, api_url, **options)
         self.poller = Poller()
+        self.max_download_bytes = max_download_bytes
 
     # --- endpoints ------------------------------------------------------------------
 
     def field_definitions(self) -> dict:
         """GET field definitions; also the cheap request that checks the key at start."""
-        body = self.request("GET", "/v3/marketing/field_definitions").json()
-        body.setdefault("custom_fields", [])
+        body = self.answer("GET", "/v3/marketing/field_definitions")
+        fields = body.get("custom_fields") or []
+        if not isinstance(fields, list) or not all(_definition(f) for f in fields):
+            raise SendGridError("GET /v3/marketing/field_definitions: custom_fields is not a list of definitions")
+        body["custom_fields"] = fields
         return body
 
     def create_custom_field(self, name: str, field_type: str) -> dict:
         """POST a custom field definition; returns it with its id."""
-        return self.request(
-            "POST", "/v3/marketing/field_definitions", json={"name": name, "field_type": field_type}
-        ).json()
+        body = {"name": name, "field_type": field_type}
+        created = self.answer("POST", "/v3/marketing/field_definitions", json=body, needs=("id", "name", "field_type"))
+        return created
 
     def get_list(self, list_id: str) -> dict:
         """One list with its contact count."""
-        return self.request("GET", f"/v3/marketing/lists/{_segment(list_id)}").json()
+        return self.answer("GET", f"/v3/marketing/lists/{_segment(list_id)}")
 
     def lists(self) -> Iterator[dict]:
         """Every list of the account, following ``_metadata.next`` page by page."""
         path: str | None = "/v3/marketing/lists?page_size=1000"
         while path:
-            page = self.request("GET", path).json()
-            yield from page.get("result") or []
+            page = self.answer("GET", path)
+            result = page.get("result") or []
+            if not isinstance(result, list) or not all(
+                isinstance(x, dict) and isinstance(x.get("id"), str) and isinstance(x.get("name"), str) for x in result
+            ):
+                raise SendGridError("GET /v3/marketing/lists: result is not a list of lists with ids and names")
+            yield from result
             next_url = (page.get("_metadata") or {}).get("next")
             if next_url and not next_url.startswith(self.api_url + "/"):
                 # The key goes only to api_url, never to a host named in an answer.
@@ -65,48 +81,59 @@ class SendGridClient(Transport):
 
     def create_list(self, name: str) -> str:
         """Create a list; returns its id."""
-        return self.request("POST", "/v3/marketing/lists", json={"name": name}).json()["id"]
+        return str(self.answer("POST", "/v3/marketing/lists", json={"name": name}, needs=("id",))["id"])
 
     def contact_ids(self, emails: list[str]) -> dict[str, str]:
         """email -> contact id for the emails that exist."""
         ids: dict[str, str] = {}
         for found in self._lookup("/v3/marketing/contacts/search/emails", "emails", emails):
-            ids.update(
-                {e.lower(): r["contact"]["id"] for e, r in (found.get("result") or {}).items() if "contact" in r}
-            )
+            result = found.get("result") or {}
+            if not isinstance(result, dict):
+                raise SendGridError("POST /v3/marketing/contacts/search/emails: result is not an object")
+            for email, entry in result.items():
+                contact = entry.get("contact") if isinstance(entry, dict) else None
+                if isinstance(contact, dict) and isinstance(contact.get("id"), str):
+                    ids[str(email).lower()] = contact["id"]
         return ids
 
     def existing_contact_ids(self, contact_ids: list[str]) -> list[str]:
         """Those of these contact ids that still exist (contacts/batch)."""
         answers = self._lookup("/v3/marketing/contacts/batch", "ids", contact_ids)
-        found = {contact.get("id") for answer in answers for contact in answer.get("result") or []}
+        found = set()
+        for answer in answers:
+            result = answer.get("result")
+            for contact in result if isinstance(result, list) else []:
+                if isinstance(contact, dict):
+                    found.add(contact.get("id"))
         return [i for i in contact_ids if i in found]
 
     def _lookup(self, path: str, key: str, values: list[str]) -> Iterator[dict]:
         """POST ``{key: values}`` 100 values at a time (both look-ups' cap); a 404 means none was found."""
         for start in range(0, len(values), MAX_SEARCH_EMAILS):
             try:
-                yield self.request("POST", path, json={key: values[start : start + MAX_SEARCH_EMAILS]}).json()
+                yield self.answer("POST", path, json={key: values[start : start + MAX_SEARCH_EMAILS]})
             except NotFound:
                 continue
 
     def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
         """Remove contacts from a list (they stay in the account); returns the job id."""
-        response = self.request(
-            "DELETE", f"/v3/marketing/lists/{_segment(list_id)}/contacts", params={"contact_ids": ",".join(contact_ids)}
+        path = f"/v3/marketing/lists/{_segment(list_id)}/contacts"
+        return str(
+            self.answer("DELETE", path, params={"contact_ids": ",".join(contact_ids)}, needs=("job_id",))["job_id"]
         )
-        return response.json()["job_id"]
 
     def list_members(self, list_id: str, timeout: float) -> Iterator[dict]:
         """Every contact of a list, read through a contacts export (search returns at most 50).
 
-        Rows come one at a time from each of the export's files (see ``exportfiles``).
+        Rows come one at a time from each of the export's files (see ``export_files``), all within
+        ``timeout`` seconds, polling and downloads together. SendGridError unless the export was read
+        whole: every file named, every row readable, as many rows as its ``contact_count`` says.
         """
-        export_id = self.request(
-            "POST", "/v3/marketing/contacts/exports", json={"list_ids": [list_id], "file_type": "json"}
-        ).json()["id"]
+        deadline = time.monotonic() + timeout
+        body = {"list_ids": [list_id], "file_type": "json"}
+        export_id = self.answer("POST", "/v3/marketing/contacts/exports", json=body, needs=("id",))["id"]
         export = self.poller.poll(
-            lambda: self.request("GET", f"/v3/marketing/contacts/exports/{_segment(export_id)}").json(),
+            lambda: self.answer("GET", f"/v3/marketing/contacts/exports/{_segment(export_id)}"),
             lambda e: _status(e) == EXPORT_READY or _status(e) in EXPORT_FAILED,
             timeout,
             f"export of list {list_id}",
@@ -114,20 +141,30 @@ class SendGridClient(Transport):
         if _status(export) != EXPORT_READY:
             message = scrub(str(export.get("message") or ""))[:200]
             raise SendGridError(f"export of list {list_id} ended {_status(export)}: {message}")
-        for url in export.get("urls") or []:
-            with self.download(url, "export url") as lines:
-                yield from contact_rows(lines)
+        urls = export.get("urls")
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise SendGridError(f"export of list {list_id} is ready but names no files (urls)")
+        count = export.get("contact_count")
+        read = 0
+        bounds = Bounds(self.max_download_bytes, deadline)
+        for url in urls:
+            with self.download(url, "export url", bounds) as lines:
+                for row in contact_rows(lines):
+                    read += 1
+                    yield row
+        if isinstance(count, int) and not isinstance(count, bool) and read != count:
+            raise SendGridError(f"export of list {list_id}: {read} rows read where SendGrid counted {count}")
 
     def upsert(self, body: bytes | Iterable[bytes]) -> str:
         """PUT a prepared upsert body (bytes, or an iterable of bytes with a length); returns the job id."""
-        response = self.request(
-            "PUT", "/v3/marketing/contacts", data=body, headers={"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
+        return str(
+            self.answer("PUT", "/v3/marketing/contacts", data=body, headers=headers, needs=("job_id",))["job_id"]
         )
-        return response.json()["job_id"]
 
     def job(self, job_id: str) -> dict:
         """An import job's status and results."""
-        return self.request("GET", f"/v3/marketing/contacts/imports/{_segment(job_id)}").json()
+        return self.answer("GET", f"/v3/marketing/contacts/imports/{_segment(job_id)}")
 
     def wait_for_job(self, job_id: str, timeout: float) -> dict:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
@@ -159,8 +196,12 @@ class SendGridClient(Transport):
         if not url:
             return []
         out = []
+        # Bounded like any download, and by the time of one request: it is best effort.
+        bounds = Bounds(min(self.max_download_bytes, 100_000_000), time.monotonic() + self.timeout)
         try:
-            with self.download(url, "errors_url") as lines:
+            if not isinstance(url, str):
+                raise SendGridError("errors_url is not a link")
+            with self.download(url, "errors_url", bounds) as lines:
                 for row in csv.DictReader(lines):
                     lowered = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
                     message = lowered.get("error") or lowered.get("message") or "job error"
@@ -170,6 +211,11 @@ class SendGridClient(Transport):
             why = exc if isinstance(exc, SendGridError) else type(exc).__name__  # never a line of the file
             logger.warning("Could not read the errors of import job %s: %s", job.get("id"), why)
         return out
+
+
+def _definition(field: Any) -> bool:
+    """Whether a custom field definition has the id, name and type the target needs."""
+    return isinstance(field, dict) and all(isinstance(field.get(k), str) for k in ("id", "name", "field_type"))
 
 
 def _status(answer: Any) -> str:

@@ -3,24 +3,67 @@
 Gzip-compressed or plain (judged from the bytes, not from headers), newline-delimited JSON or
 CSV with an upper-case header, keys (custom field names too) in any case, the contact's id as ``contact_id`` or ``id``
 (see "Export files" in the API notes). Rows are read one at a time: memory stays flat.
+
+A download is untrusted input (API notes): :func:`bounded_lines` bounds what it may cost, in bytes
+after inflating, in the length of one line and in time, and names what went wrong in one line.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import time
+import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain
 from typing import IO, Any
 
 import msgspec
 
 from target_sendgrid.gunzip import maybe_gunzipped
+from target_sendgrid.sendgrid.api_errors import SendGridError
+from target_sendgrid.sendgrid.limits import MAX_CUSTOM_FIELDS, MAX_TEXT_VALUE
+
+# The longest row a contact can make: every custom field full, with room for the reserved fields
+# and the JSON around them.
+MAX_ROW_BYTES = MAX_CUSTOM_FIELDS * (MAX_TEXT_VALUE + 120) * 4 + 65_536  # 4 bytes a character at most
 
 
-def text_lines(raw: IO[bytes]) -> io.TextIOWrapper:
-    """The lines of a download, gunzipped if its first bytes say so."""
-    return io.TextIOWrapper(maybe_gunzipped(raw), encoding="utf-8-sig", newline="")
+@dataclass(frozen=True)
+class Bounds:
+    """What one download may cost: bytes after inflating, bytes in one line, and a monotonic deadline."""
+
+    max_bytes: int
+    deadline: float
+    max_line: int = MAX_ROW_BYTES
+
+
+def bounded_lines(raw: IO[bytes], what: str, bounds: Bounds) -> Iterator[str]:
+    """The lines of a download, gunzipped if its first bytes say so, within ``bounds``; SendGridError past them."""
+    stream = maybe_gunzipped(raw)
+    read = 0
+    encoding = "utf-8-sig"  # a byte-order mark on the first line only
+    while True:
+        try:
+            line = stream.readline(bounds.max_line + 1)
+        except (EOFError, OSError, zlib.error, ValueError) as exc:  # cut off, not gzip, reset midway
+            raise SendGridError(f"{what}: not a whole file ({type(exc).__name__})") from None
+        except Exception as exc:  # urllib3's and requests' own errors while reading the body
+            raise SendGridError(f"{what}: the download broke off ({type(exc).__name__})") from None
+        if not line:
+            return
+        read += len(line)
+        if len(line) > bounds.max_line:
+            raise SendGridError(f"{what}: a line longer than {bounds.max_line:,} bytes, more than a contact can make")
+        if read > bounds.max_bytes:
+            raise SendGridError(f"{what}: more than {bounds.max_bytes:,} bytes once inflated (max_download_bytes)")
+        if time.monotonic() > bounds.deadline:
+            raise SendGridError(f"{what}: not read within its time")
+        try:
+            yield line.decode(encoding)
+        except UnicodeDecodeError:
+            raise SendGridError(f"{what}: a line that is not UTF-8") from None
+        encoding = "utf-8"
 
 
 def contact_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -30,12 +73,21 @@ def contact_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     if first is None:
         return
     if first.lstrip().startswith("{"):
-        for line in chain([first], lines):
+        for number, line in enumerate(chain([first], lines), start=1):
             if line.strip():
-                yield _normalised(msgspec.json.decode(line))
+                try:
+                    row = msgspec.json.decode(line)
+                except msgspec.DecodeError:
+                    raise SendGridError(f"export file: line {number} is not a JSON row") from None
+                if not isinstance(row, dict):
+                    raise SendGridError(f"export file: line {number} is not a JSON object")
+                yield _normalised(row)
         return
-    for row in csv.DictReader(chain([first], lines)):
-        yield _normalised(row)
+    try:
+        for row in csv.DictReader(chain([first], lines)):
+            yield _normalised(row)
+    except csv.Error as exc:
+        raise SendGridError(f"export file: not a CSV file SendGrid would write ({exc})") from None
 
 
 def custom_value(row: dict[str, Any], name: str) -> Any:

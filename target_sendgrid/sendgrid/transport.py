@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import re
@@ -21,7 +20,7 @@ from typing_extensions import override
 
 from target_sendgrid import __version__
 from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError, scrub
-from target_sendgrid.sendgrid.export_files import text_lines
+from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines
 from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
 
 logger = logging.getLogger("target-sendgrid.client")
@@ -124,7 +123,9 @@ class Transport:
         self._auth = {"Authorization": f"Bearer {api_key}"}  # sent only to api_url, never to download links
         on_errors = backoff.on_exception(
             backoff.expo,
-            (requests.ConnectionError, requests.Timeout, _Retryable),
+            # A reset in the middle of an answer (ChunkedEncodingError) is a dropped connection too:
+            # every request retried is idempotent (an upsert of the same contacts included).
+            (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, _Retryable),
             max_tries=max_retries + 1,
             factor=backoff_factor,
             max_value=30,
@@ -164,7 +165,7 @@ class Transport:
         headers = {**kwargs.pop("headers", {}), **self._auth}
         try:
             response: requests.Response = self._send(method, self.api_url + path, headers=headers, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             host = urlsplit(self.api_url).hostname or ""
             hint = " Is the emulator running (sendgrid-emulator)?" if is_loopback(host) else ""
             raise SendGridError(
@@ -194,8 +195,22 @@ class Transport:
             raise SendGridError(f"{method} {path}: still rate limited after waiting", status, errors)
         raise SendGridError(f"{method} {path}: HTTP {status}: {message}", status, errors)
 
+    def answer(self, method: str, path: str, *, needs: tuple[str, ...] = (), **kwargs: Any) -> dict[str, Any]:
+        """The JSON object SendGrid answered, with the keys ``needs`` names; one line naming the endpoint if not."""
+        response = self.request(method, path, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:  # not JSON, or cut off
+            kind = response.headers.get("Content-Type") or "no content type"
+            raise SendGridError(f"{method} {path}: SendGrid's answer is not JSON ({kind})") from None
+        if not isinstance(body, dict):
+            raise SendGridError(f"{method} {path}: SendGrid's answer is a JSON {type(body).__name__}, not an object")
+        if missing := [key for key in needs if not isinstance(body.get(key), str) or not body[key]]:
+            raise SendGridError(f"{method} {path}: SendGrid's answer has no {', '.join(missing)}")
+        return body
+
     @contextmanager
-    def download(self, url: str, what: str) -> Iterator[io.TextIOWrapper]:
+    def download(self, url: str, what: str, bounds: Bounds) -> Iterator[Iterator[str]]:
         """The lines behind a download link SendGrid gave, gunzipped if need be; never with the key.
 
         The links are pre-signed object-store URLs: they refuse a second auth mechanism.
@@ -213,4 +228,4 @@ class Transport:
                 raise SendGridError(f"download of an {what} failed: HTTP {response.status_code}")
             response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
             response.raw.auto_close = False  # the gzip reader reads past the end: EOF, not a closed file
-            yield text_lines(t.cast(IO[bytes], response.raw))
+            yield bounded_lines(t.cast(IO[bytes], response.raw), f"download of an {what}", bounds)

@@ -49,6 +49,7 @@ class Settings:
     data_privacy_consent: bool
     allow_no_list: bool
     rejected_records_path: str | None
+    max_download_bytes: int
     fail_on_empty_export: bool
     dry_run: bool
     max_retries: int

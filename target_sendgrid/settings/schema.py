@@ -177,6 +177,14 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "key properties and reason (never the email).",
     ),
     th.Property(
+        "max_download_bytes",
+        th.IntegerType(minimum=1_000_000),
+        default=5_000_000_000,
+        description="Most bytes one downloaded export file may hold once inflated (SendGrid splits exports into "
+        "files of at most 5,000 MB by default). Past it, skip_unchanged sends every contact and mirror mode removes "
+        "nothing and fails. A line longer than any contact can make, and a read past its timeout, end it too.",
+    ),
+    th.Property(
         "fail_on_empty_export",
         th.BooleanType,
         default=False,

@@ -254,6 +254,8 @@ def _plan(
     for member in client.list_members(list_id, timeout) if rows is None else rows:  # one at a time: ids kept
         members += 1
         if leaves(member):
+            if not member.get("id"):
+                raise MirrorStopped(f"A member of list {list_id} came without a contact id: nothing was removed.")
             leaving.append(member["id"])
     if members and len(leaving) / members > max_fraction:
         hint = (

@@ -22,6 +22,7 @@ from typing import Any
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.errors import Interrupted
+from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
 
@@ -86,7 +87,9 @@ class SendGridCopy:
                 continue
             read += 1
             key = hash(email)
-            if self.ids is not None and row.get("id"):
+            if self.ids is not None:  # mirror mode judges removals from this read: every member needs its id
+                if not row.get("id"):
+                    raise SendGridError(f"a member of list {list_id} came without a contact id")
                 self.ids[key] = str(row["id"])
             values = self._row_hash(row)
             known = self.members.get(key)

@@ -22,13 +22,6 @@ from tests.support import API_KEY, PREFILLED, Api, HostileSendGrid, prefill, res
 
 
 @pytest.fixture
-def hostile(emulator: SendGridEmulator) -> Iterator[HostileSendGrid]:
-    proxy = HostileSendGrid(emulator)
-    yield proxy
-    proxy.stop()
-
-
-@pytest.fixture
 def elsewhere(emulator: SendGridEmulator) -> Iterator[HostileSendGrid]:
     """Where a redirect points: a server that must never hear from the target."""
     proxy = HostileSendGrid(emulator)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 
 from target_sendgrid.gunzip import maybe_gunzipped
-from target_sendgrid.sendgrid.export_files import contact_rows, custom_value, text_lines
+from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines, contact_rows, custom_value
 
 JSON_LINES = b'{"contact_id": "c1", "email": " Ann@X.io ", "custom_fields": {"LTV": 3}}\n\n{"contact_id": "c2"}\n'
 CSV = b"EMAIL,FIRST_NAME,CONTACT_ID,LTV\r\nann@x.io,Ann,c1,3\r\n"
 
 
 def rows(data: bytes) -> list[dict]:
-    return list(contact_rows(text_lines(io.BytesIO(data))))
+    return list(contact_rows(bounded_lines(io.BytesIO(data), "export", Bounds(10**9, time.monotonic() + 60))))
 
 
 def test_json_lines_with_contact_id_and_custom_fields_by_name() -> None:
