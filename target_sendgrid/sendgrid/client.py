@@ -131,9 +131,10 @@ class SendGridClient(Transport):
         """
         deadline = time.monotonic() + timeout
         body = {"list_ids": [list_id], "file_type": "json"}
-        export_id = self.answer("POST", "/v3/marketing/contacts/exports", json=body, needs=("id",))["id"]
+        path = "/v3/marketing/contacts/exports"
+        export_id = self.answer("POST", path, json=body, needs=("id",), deadline=deadline)["id"]
         export = self.poller.poll(
-            lambda: self.answer("GET", f"/v3/marketing/contacts/exports/{_segment(export_id)}"),
+            lambda until: self.answer("GET", f"{path}/{_segment(export_id)}", deadline=until),
             lambda e: _status(e) == EXPORT_READY or _status(e) in EXPORT_FAILED,
             timeout,
             f"export of list {list_id}",
@@ -162,14 +163,14 @@ class SendGridClient(Transport):
             self.answer("PUT", "/v3/marketing/contacts", data=body, headers=headers, needs=("job_id",))["job_id"]
         )
 
-    def job(self, job_id: str) -> dict:
+    def job(self, job_id: str, deadline: float | None = None) -> dict:
         """An import job's status and results."""
-        return self.answer("GET", f"/v3/marketing/contacts/imports/{_segment(job_id)}")
+        return self.answer("GET", f"/v3/marketing/contacts/imports/{_segment(job_id)}", deadline=deadline)
 
     def wait_for_job(self, job_id: str, timeout: float) -> dict:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
         return self.poller.poll(
-            lambda: self.job(job_id), lambda j: _status(j) in JOB_FINISHED, timeout, f"import job {job_id}"
+            lambda until: self.job(job_id, until), lambda j: _status(j) in JOB_FINISHED, timeout, f"import job {job_id}"
         )
 
     def run_job(self, submit: Callable[[], str], timeout: float, attempts: int, what: str) -> tuple[dict, int]:

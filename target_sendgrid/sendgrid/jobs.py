@@ -18,12 +18,15 @@ class Poller:
     def __init__(self) -> None:
         self._finished = threading.Condition()  # notified when a poll sees its job or export finish
 
-    def poll(self, fetch: Callable[[], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
-        """Fetch until ``finished``; TimeoutError past ``timeout`` seconds."""
+    def poll(self, fetch: Callable[[float], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        """Fetch (each fetch given the deadline) until ``finished``; TimeoutError past ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
-            answer = fetch()
+            try:
+                answer = fetch(deadline)
+            except TimeoutError as exc:  # a fetch that could not finish before the poll's deadline
+                raise TimeoutError(f"{what} not followed to its end within {timeout:.0f}s: {exc}") from None
             if finished(answer):
                 with self._finished:
                     self._finished.notify_all()

@@ -19,6 +19,7 @@ import requests.adapters
 from typing_extensions import override
 
 from target_sendgrid import __version__
+from target_sendgrid.sendgrid import deadline as deadlines
 from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines
 from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
@@ -41,6 +42,10 @@ class _NoQueries(logging.Filter):
 
 for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.response"):
     logging.getLogger(_name).addFilter(_NoQueries())
+
+
+class _DeadlinePassed(Exception):
+    """The call's deadline passed (retries included): not retried."""
 
 
 class _Retryable(Exception):
@@ -117,6 +122,7 @@ class Transport:
         self._count_lock = threading.Lock()
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        deadlines.install(adapter)  # every exchange ends by its deadline, however slow each answer
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update({"User-Agent": f"target-sendgrid/{__version__}", "Accept": "application/json"})
@@ -148,14 +154,24 @@ class Transport:
         exc = details.get("exception")
         logger.warning("Retrying after %s (attempt %d, waiting %.1fs)", exc, details["tries"], details["wait"])
 
-    def _send_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send_once(self, method: str, url: str, deadline: float | None = None, **kwargs: Any) -> requests.Response:
+        """One exchange, whole within ``request_timeout_seconds`` and before the call's ``deadline``."""
+        budget = deadlines.remaining(deadline, self.timeout)
+        if budget <= 0:
+            raise _DeadlinePassed
         body = kwargs.get("data") or b""
         with self._count_lock:
             self.requests_sent += 1
             self.bytes_sent += len(body)
         # No redirect is followed: SendGrid documents none, and one would carry the body (personal
         # data) to wherever it points, over plain http as well (README, "Reliability").
-        response = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
+        with deadlines.Watch(budget) as watch:
+            try:
+                response = self.session.request(method, url, timeout=budget, allow_redirects=False, **kwargs)
+            except requests.RequestException:
+                if watch.expired:  # the watch cut a slow answer short: a timeout, retried as one
+                    raise requests.Timeout(f"no whole answer within {budget:.0f}s") from None
+                raise
         if response.status_code >= 500:
             raise _Retryable(response)
         return response
@@ -165,6 +181,8 @@ class Transport:
         headers = {**kwargs.pop("headers", {}), **self._auth}
         try:
             response: requests.Response = self._send(method, self.api_url + path, headers=headers, **kwargs)
+        except _DeadlinePassed:
+            raise TimeoutError(f"{method} {path}: no whole answer before the deadline, retries included") from None
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             host = urlsplit(self.api_url).hostname or ""
             hint = " Is the emulator running (sendgrid-emulator)?" if is_loopback(host) else ""
@@ -217,10 +235,23 @@ class Transport:
         """
         check_url(url, what)
         # A failure names the link's kind only: its query string is a credential.
-        try:
-            opened = self.session.get(url, timeout=self.timeout, stream=True, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise SendGridError(f"download of an {what} failed: {type(exc).__name__}") from None
+        with deadlines.Watch(bounds.deadline - time.monotonic()) as watch:
+            try:
+                opened = self.session.get(url, timeout=self.timeout, stream=True, allow_redirects=False)
+            except requests.RequestException as exc:
+                why = "not read within its time" if watch.expired else f"failed: {type(exc).__name__}"
+                raise SendGridError(f"download of an {what} {why}") from None
+            try:
+                with self._opened(opened, what, bounds) as lines:
+                    yield lines
+            except SendGridError:
+                if watch.expired:
+                    raise SendGridError(f"download of an {what}: not read within its time") from None
+                raise
+
+    @contextmanager
+    def _opened(self, opened: requests.Response, what: str, bounds: Bounds) -> Iterator[Iterator[str]]:
+        """The lines of a download's answer, once its status says there is a file."""
         with opened as response:
             if 300 <= response.status_code < 400:
                 raise SendGridError(f"download of an {what} was redirected (HTTP {response.status_code}): not followed")

@@ -209,7 +209,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "request_timeout_seconds",
         th.NumberType(minimum=1),
         default=60,
-        description="Timeout of one HTTP request.",
+        description="Longest one HTTP request may take, from connecting to the last byte of the answer, however "
+        "slowly the answer comes (retries are separate).",
     ),
     th.Property(
         "job_timeout_seconds",

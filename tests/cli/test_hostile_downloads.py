@@ -164,3 +164,56 @@ def test_a_connection_reset_in_the_middle_of_an_answer_is_retried(
     assert "Retrying after" in run.stderr
     assert run.summary["exported"] == 4
     assert sum(1 for method, path in hostile.requests if method == "PUT") == 2
+
+
+def trickle(every: float, most: float = 60) -> Any:
+    """A responder sending a whole HTTP answer, status line included, one byte every ``every`` seconds."""
+    answer = (
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"status": "' + b"p" * 400
+    )
+
+    def write(handler: Any) -> None:
+        handler.close_connection = True
+        ends = time.monotonic() + most
+        for byte in answer:
+            if time.monotonic() > ends:
+                return
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:  # the client gave up: good
+                return
+            time.sleep(every)
+
+    return write
+
+
+def test_a_trickling_job_status_ends_by_the_jobs_deadline(
+    hostile: HostileSendGrid, emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    hostile.answer("GET", "^/v3/marketing/contacts/imports/", trickle(every=2))
+    config = config_for(hostile, emulator, request_timeout_seconds=5, job_timeout_seconds=10)
+    started = time.monotonic()
+    run = run_cli(config, "profiles_mixed.singer", tmp_path, timeout=120)
+    took = time.monotonic() - started
+    assert run.returncode == 1
+    assert took < 25, took  # the 10 s job timeout (and 5 s per request) held, with start-up and slack
+    [line] = errors(run.stderr)
+    assert line.startswith("import job ") and "not followed to its end within 10s" in line
+    assert run.states == [] and run.summary["not_sent"] == 4
+
+
+def test_a_trickling_download_ends_by_its_timeout_and_skip_unchanged_sends_everything(
+    hostile: HostileSendGrid, emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    ready: dict[str, Any] = {"id": "e", "status": "ready", "created_at": "", "updated_at": "", "expires_at": ""}
+    ready["urls"] = [f"{hostile.url}/files/0"]
+    hostile.answer("GET", "^/v3/marketing/contacts/exports/", respond(200, ready))
+    hostile.answer("GET", "^/files/0$", trickle(every=0.5))
+    config = config_for(hostile, emulator, skip_unchanged=True, skip_unchanged_timeout_seconds=3)
+    started = time.monotonic()
+    run = run_cli(config, "profiles_mixed.singer", tmp_path, timeout=120)
+    assert time.monotonic() - started < 20
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "download of an export url" in run.stderr and "not read within its time" in run.stderr
+    assert run.summary["exported"] == 4
