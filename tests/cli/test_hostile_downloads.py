@@ -217,3 +217,12 @@ def test_a_trickling_download_ends_by_its_timeout_and_skip_unchanged_sends_every
     assert run.returncode == 0, run.stderr[-2000:]
     assert "download of an export url" in run.stderr and "not read within its time" in run.stderr
     assert run.summary["exported"] == 4
+
+
+def test_mirror_removes_nothing_from_an_export_with_a_malformed_row(
+    hostile: HostileSendGrid, emulator: SendGridEmulator, api: Api, tmp_path: Path
+) -> None:
+    export_of(hostile, [b'{"contact_id": "c1", "email": "ann@example.com"}\n{"contact_id": "c2", "email": \n'])
+    config, run = mirror_run(hostile, emulator, api, tmp_path)
+    assert_nothing_removed_by_mirror(emulator, config, run)
+    assert any("export file: line 2 is not a JSON row" in e for e in errors(run.stderr))
