@@ -70,7 +70,9 @@ def remaining(deadline: float | None, at_most: float) -> float:
     return at_most if deadline is None else min(at_most, deadline - time.monotonic())
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+class _Watched(urllib3.connection.HTTPConnection):
+    """A connection that tells the current request's watch that it carries the request."""
+
     @override
     def request(self, *args: t.Any, **kwargs: t.Any) -> None:
         watch = getattr(_current, "watch", None)
@@ -79,13 +81,12 @@ class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    @override
-    def request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.attach(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPConnection(_Watched):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
