@@ -1,6 +1,7 @@
-"""SendGrid's documented limits and reserved names: one copy, read by the target and the emulator.
+"""SendGrid's documented limits and reserved names, as the target keeps to them.
 
-From SendGrid's OpenAPI spec and docs (see the project's SendGrid API notes).
+From SendGrid's OpenAPI spec and docs (the project's SendGrid API notes). The emulator keeps a
+copy of its own; tests/unit/test_limits.py holds both to the conformance schemas.
 """
 
 from __future__ import annotations
