@@ -1,4 +1,4 @@
-"""Contacts and their import jobs: upsert, delete, count, search by email, job status and errors.
+"""Contacts and their import jobs: upsert, delete, count, job status and errors.
 
 Follows "Upsert", "Import jobs" and "Finding contacts" in the API notes: an upsert is checked
 whole (one bad contact fails the request with a 400 naming it), answered 202 with a job id,
@@ -33,7 +33,6 @@ from sendgrid_emulator.limits import (
     IDENTIFIERS,
     MAX_ALTERNATE_EMAILS,
     MAX_CONTACTS_PER_UPSERT,
-    MAX_SEARCH_EMAILS,
     MAX_TEXT_VALUE,
 )
 
@@ -42,8 +41,6 @@ ROUTES: tuple[Route, ...] = (
     ("DELETE", r"/v3/marketing/contacts", "_delete_contacts", "contacts_delete"),
     ("GET", r"/v3/marketing/contacts/count", "_count", "contacts_count"),
     ("GET", r"/v3/marketing/contacts/imports/(?P<job_id>[^/]+)", "_get_job", "imports"),
-    ("POST", r"/v3/marketing/contacts/search/emails", "_search_emails", "contacts_search"),
-    ("POST", r"/v3/marketing/contacts/batch", "_get_batch", "contacts_search"),
     ("GET", r"/_emulator/jobs/(?P<job_id>[^/]+)/errors", "_admin_job_errors", None),
 )
 
@@ -222,36 +219,6 @@ class ContactsEndpoints(Account):
         if job.finished_at is not None:  # absent, not null, while pending (recorded)
             answer["finished_at"] = job.finished_at
         return 200, answer
-
-    def _get_batch(self, req: Request) -> Response:
-        """Contacts by id (spec: up to 100 ids); 404 when none exists (a guess, as search/emails does)."""
-        body = req.json()
-        ids = body.get("ids") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_SEARCH_EMAILS:
-            raise ApiError(400, f"ids must hold 1 to {MAX_SEARCH_EMAILS} contact ids", "ids")
-        with self._lock:
-            found = [self._public(self.contacts[i]) for i in ids if i in self.contacts]
-        if not found:
-            raise ApiError(404, "no contacts found", "ids")
-        return 200, {"result": found}
-
-    def _search_emails(self, req: Request) -> Response:
-        body = req.json()
-        emails = body.get("emails") if isinstance(body, dict) else None
-        if not isinstance(emails, list) or not 1 <= len(emails) <= MAX_SEARCH_EMAILS:
-            raise ApiError(400, f"emails must hold 1 to {MAX_SEARCH_EMAILS} addresses", "emails")
-        bad = [e for e in emails if not valid_email(e)]
-        if bad:
-            raise ApiError(400, f"email '{bad[0]}' is not valid", "emails")
-        result: dict[str, dict] = {}
-        with self._lock:
-            for email in emails:
-                cid = self._by_identifier.get(("email", email.lower()))
-                found = cid and self._public(self.contacts[cid])
-                result[email] = {"contact": found} if found else {"error": "contact not found"}
-        if not any("contact" in r for r in result.values()):
-            raise ApiError(404, "no contacts found", "emails")
-        return 200, {"result": result}
 
     def _admin_job_errors(self, req: Request) -> Response:
         # Best effort at SendGrid (API notes): a CSV of email and error, at a link that takes no key.

@@ -12,6 +12,8 @@ import re
 MAX_CONTACTS_PER_UPSERT = 30_000
 MAX_BODY_BYTES = 6_000_000
 MAX_SEARCH_EMAILS = 100
+MAX_SEARCH_EMAIL_LENGTH = 100  # characters of one search/emails item (upserts take 254)
+MAX_QUERY_RESULTS = 50  # contacts one SGQL search returns
 MAX_LISTS = 1_000
 MAX_CUSTOM_FIELDS = 500
 MAX_TEXT_VALUE = 1_000  # characters of a Text custom field

@@ -36,6 +36,8 @@ from sendgrid_emulator.fields import FieldsEndpoints
 from sendgrid_emulator.limits import MAX_BODY_BYTES
 from sendgrid_emulator.lists import ROUTES as LIST_ROUTES
 from sendgrid_emulator.lists import ListsEndpoints
+from sendgrid_emulator.search import ROUTES as SEARCH_ROUTES
+from sendgrid_emulator.search import SearchEndpoints
 
 DEFAULT_API_KEY = "SG.emulator-key"
 MAX_REQUEST_LINE = 8_150  # characters of URL that RudderStack found nginx to take before a 414
@@ -47,10 +49,19 @@ ADMIN_ROUTES: tuple[Route, ...] = (
 )
 
 
-class SendGridEmulator(ContactsEndpoints, ListsEndpoints, FieldsEndpoints, ExportsEndpoints, FaultInjection):
+class SendGridEmulator(
+    ContactsEndpoints, SearchEndpoints, ListsEndpoints, FieldsEndpoints, ExportsEndpoints, FaultInjection
+):
     """A stateful SendGrid Marketing Contacts API on a real HTTP server."""
 
-    ROUTES: tuple[Route, ...] = (*CONTACT_ROUTES, *EXPORT_ROUTES, *LIST_ROUTES, *FIELD_ROUTES, *ADMIN_ROUTES)
+    ROUTES: tuple[Route, ...] = (
+        *CONTACT_ROUTES,
+        *SEARCH_ROUTES,
+        *EXPORT_ROUTES,
+        *LIST_ROUTES,
+        *FIELD_ROUTES,
+        *ADMIN_ROUTES,
+    )
     _compiled = [(m, re.compile(p + r"\Z"), h, g) for m, p, h, g in ROUTES]
 
     def __init__(

@@ -156,6 +156,7 @@ class RunReport:
                 "updated": c["updated"],
                 "merged_duplicates": c["superseded"],
                 "removed_from_lists": c["removed"],
+                "removals_not_looked_up": c["removals_not_looked_up"],
                 "deleted_records": c["deleted_records"],
                 "filtered_by_segment": c["filtered_segment"],
                 "filtered_by_stream_map": c["filtered_map"],

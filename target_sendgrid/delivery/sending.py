@@ -65,10 +65,22 @@ class Delivery:
         if self.client is None:
             self.report.count("removed", len(emails))
             return
-        ids = list(self.client.contact_ids(emails).values())
+        found, unlooked = self.client.contact_ids(emails)
+        ids = list(found.values())
         remove_from_list(self.client, list_id, ids, self.job_timeout, self.max_job_attempts)
         self.report.count("removed", len(ids))
-        logger.info("Removed %d contacts from list %s (%d not in SendGrid)", len(ids), list_id, len(emails) - len(ids))
+        missing = len(emails) - len(ids) - len(unlooked)
+        logger.info("Removed %d contacts from list %s (%d not in SendGrid)", len(ids), list_id, missing)
+        if unlooked:
+            self.report.count("removals_not_looked_up", len(unlooked))
+            numbers = sorted(batch.ref(e).number for e in unlooked)
+            logger.warning(
+                "%d contacts could not be looked up to leave list %s (records %s): their addresses are longer than "
+                "search/emails takes and hold characters SGQL's quoting leaves undocumented; they stay in the list",
+                len(unlooked),
+                self.describe((list_id,)),
+                ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
+            )
 
     def _isolate(self, batch: Batch, emails: list[str], err: BadRequest) -> list[list[str]]:
         """Reject the contacts a 400 names and return what is left to send (bisect if none is named)."""

@@ -14,7 +14,7 @@ import requests
 from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller
-from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAILS
+from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
 
 logger = logging.getLogger("target-sendgrid.client")
@@ -83,18 +83,32 @@ class SendGridClient(Transport):
         """Create a list; returns its id."""
         return str(self.answer("POST", "/v3/marketing/lists", json={"name": name}, needs=("id",))["id"])
 
-    def contact_ids(self, emails: list[str]) -> dict[str, str]:
-        """email -> contact id for the emails that exist."""
+    def contact_ids(self, emails: list[str]) -> tuple[dict[str, str], list[str]]:
+        """email -> contact id for the emails that are a contact's primary email; and those not looked up.
+
+        ``search/emails`` also finds a contact through its alternate emails (spec): that is another
+        contact, never this address's. An address longer than its items may be (100 characters) is
+        looked up with an SGQL search instead; one that no search can take is returned unlooked.
+        """
+        wanted = {e.lower() for e in emails}
+        short = [e for e in emails if len(e) <= MAX_SEARCH_EMAIL_LENGTH]
         ids: dict[str, str] = {}
-        for found in self._lookup("/v3/marketing/contacts/search/emails", "emails", emails):
+        for found in self._lookup("/v3/marketing/contacts/search/emails", "emails", short):
             result = found.get("result") or {}
             if not isinstance(result, dict):
                 raise SendGridError("POST /v3/marketing/contacts/search/emails: result is not an object")
-            for email, entry in result.items():
-                contact = entry.get("contact") if isinstance(entry, dict) else None
-                if isinstance(contact, dict) and isinstance(contact.get("id"), str):
-                    ids[str(email).lower()] = contact["id"]
-        return ids
+            for contact in (entry.get("contact") for entry in result.values() if isinstance(entry, dict)):
+                _keep_primary(contact, wanted, ids)
+        unlooked = []
+        for email in (e for e in emails if len(e) > MAX_SEARCH_EMAIL_LENGTH):
+            if "'" in email or "\\" in email:  # SGQL's quoting of these is undocumented: never guessed
+                unlooked.append(email)
+                continue
+            found = self.answer("POST", "/v3/marketing/contacts/search", json={"query": f"email = '{email}'"})
+            result = found.get("result")
+            for contact in result if isinstance(result, list) else []:
+                _keep_primary(contact, wanted, ids)
+        return ids, unlooked
 
     def existing_contact_ids(self, contact_ids: list[str]) -> list[str]:
         """Those of these contact ids that still exist (contacts/batch)."""
@@ -212,6 +226,14 @@ class SendGridClient(Transport):
             why = exc if isinstance(exc, SendGridError) else type(exc).__name__  # never a line of the file
             logger.warning("Could not read the errors of import job %s: %s", job.get("id"), why)
         return out
+
+
+def _keep_primary(contact: Any, wanted: set[str], ids: dict[str, str]) -> None:
+    """Keep a found contact's id under its primary email, if that is an address looked up."""
+    if isinstance(contact, dict) and isinstance(contact.get("id"), str) and isinstance(contact.get("email"), str):
+        email = contact["email"].lower()
+        if email in wanted:
+            ids[email] = contact["id"]
 
 
 def _definition(field: Any) -> bool:

@@ -279,3 +279,16 @@ def test_state_is_kept_in_data_file(tmp_path) -> None:
         first.wait_for_jobs()
     with SendGridEmulator(API_KEY, data_path=data) as second:
         assert second.list_emails(list_id) == {"a@x.io"}
+
+
+def test_search_by_email_follows_the_definitions(emulator: SendGridEmulator, api: Api) -> None:
+    """Spec (ListContactByEmail): alternate emails searched, keys lower-cased, items of at most 100 characters."""
+    api("PUT", "/v3/marketing/contacts", json={"contacts": [{"email": "ann@x.io", "alternate_emails": ["old@x.io"]}]})
+    emulator.wait_for_jobs()
+    found = api("POST", "/v3/marketing/contacts/search/emails", json={"emails": ["OLD@x.io", "ANN@x.io", ""]}).json()
+    assert set(found["result"]) == {"old@x.io", "ann@x.io"}  # lower-cased; the empty item skipped
+    assert found["result"]["old@x.io"]["contact"]["email"] == "ann@x.io"  # another contact's alternate
+    long = api("POST", "/v3/marketing/contacts/search/emails", json={"emails": ["b@x.io", "c" * 96 + "@x.io"]})
+    assert long.status_code == 400 and long.json()["errors"][0]["field"] == "emails[1]"
+    query = api("POST", "/v3/marketing/contacts/search", json={"query": "email = 'ann@x.io'"}).json()
+    assert [c["email"] for c in query["result"]] == ["ann@x.io"] and query["contact_count"] == 1

@@ -33,6 +33,8 @@ def test_the_limits_are_sendgrids(limits: ModuleType) -> None:
         REQUESTS["POST /v3/marketing/contacts/search/emails"]["properties"]["emails"]["maxItems"]
         == limits.MAX_SEARCH_EMAILS
     )
+    search = REQUESTS["POST /v3/marketing/contacts/search/emails"]["properties"]["emails"]
+    assert limits.MAX_SEARCH_EMAIL_LENGTH == search["items"]["maxLength"]
     assert REQUESTS["POST /v3/marketing/lists"]["x-documented"]["max_lists"] == limits.MAX_LISTS
     assert (
         REQUESTS["POST /v3/marketing/field_definitions"]["x-documented"]["max_custom_fields"]

@@ -1,0 +1,72 @@
+"""Removals that never touch the wrong contact: search/emails as SendGrid answers it (spec, ListContactByEmail).
+
+It searches alternate emails too, lower-cases its answer's keys, and refuses items over 100
+characters: a removal acts only on the contact whose primary email is the address looked up, and
+a long address is looked up another way without failing the others.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sendgrid_emulator import SendGridEmulator
+from tests.conftest import run_cli
+from tests.support import Api, target_config
+
+
+def leavers(tmp_path: Path, emails: list[str]) -> Path:
+    schema = {"properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "segments": {}}}
+    lines = [{"type": "SCHEMA", "stream": "people", "schema": schema, "key_properties": ["id"]}]
+    lines += [
+        {"type": "RECORD", "stream": "people", "record": {"id": n, "email": e, "segments": ["dormant"]}}
+        for n, e in enumerate(emails, 1)
+    ]
+    path = tmp_path / "leavers.singer"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def put(api: Api, emulator: SendGridEmulator, list_id: str, contacts: list[dict]) -> None:
+    assert api("PUT", "/v3/marketing/contacts", json={"list_ids": [list_id], "contacts": contacts}).status_code == 202
+    emulator.wait_for_jobs()
+
+
+def test_a_member_whose_alternate_email_is_a_leavers_address_keeps_her_list(
+    emulator: SendGridEmulator, api: Api, tmp_path: Path
+) -> None:
+    config = target_config(emulator, segments=["vip"], remove_non_members=True)
+    put(api, emulator, config["list_id"], [{"email": "ann@example.com", "alternate_emails": ["old.ann@example.com"]}])
+    run = run_cli(config, leavers(tmp_path, ["Old.Ann@example.com"]), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert emulator.list_emails(config["list_id"]) == {"ann@example.com"}  # found through her alternate: not hers
+    assert run.summary["removed_from_lists"] == 0
+
+
+def test_a_long_address_among_100_leavers_is_looked_up_another_way_and_every_one_leaves(
+    emulator: SendGridEmulator, api: Api, tmp_path: Path
+) -> None:
+    config = target_config(emulator, segments=["vip"], remove_non_members=True)
+    long = "a" * 111 + "@example.com"  # 123 characters: valid for upserts (254), too long for search/emails (100)
+    emails = [f"leaver{n}@example.com" for n in range(99)] + [long]
+    put(api, emulator, config["list_id"], [{"email": e} for e in emails])
+    run = run_cli(config, leavers(tmp_path, emails), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert emulator.list_emails(config["list_id"]) == set()
+    assert run.summary["removed_from_lists"] == 100 and run.summary["removals_not_looked_up"] == 0
+    searches = [r for r in emulator.requests_made() if r["path"].startswith("/v3/marketing/contacts/search")]
+    assert all(r["status"] == 200 for r in searches)  # no look-up was refused
+
+
+def test_an_address_no_search_can_take_is_counted_and_named_by_record(
+    emulator: SendGridEmulator, api: Api, tmp_path: Path
+) -> None:
+    config = target_config(emulator, segments=["vip"], remove_non_members=True)
+    quoted = "o'" + "b" * 110 + "@example.com"  # too long for search/emails, and a quote SGQL's docs do not escape
+    put(api, emulator, config["list_id"], [{"email": "bo@example.com"}, {"email": quoted}])
+    run = run_cli(config, leavers(tmp_path, ["bo@example.com", quoted]), tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert emulator.list_emails(config["list_id"]) == {quoted}
+    assert run.summary["removals_not_looked_up"] == 1
+    assert "1 contacts could not be looked up to leave list" in run.stderr and "(records 2)" in run.stderr
+    assert quoted not in run.stderr
