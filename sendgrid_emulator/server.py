@@ -42,6 +42,11 @@ from sendgrid_emulator.search import SearchEndpoints
 DEFAULT_API_KEY = "SG.emulator-key"
 MAX_REQUEST_LINE = 8_150  # characters of URL that RudderStack found nginx to take before a 414
 
+# GET /v3/scopes answers the calling key's scopes (tsg_scopes_v3.yaml). marketing.read is the one
+# Marketing scope a source names (API notes, "Transport"); keys without it answer 403 on /v3/marketing/*.
+SCOPES_ROUTE: Route = ("GET", r"/v3/scopes", "_get_scopes", "scopes")
+MARKETING_SCOPES = ["mail.send", "marketing.read"]
+
 ADMIN_ROUTES: tuple[Route, ...] = (
     ("GET", r"/_emulator/requests", "_admin_requests", None),
     ("GET", r"/_emulator/contacts", "_admin_contacts", None),
@@ -60,6 +65,7 @@ class SendGridEmulator(
         *EXPORT_ROUTES,
         *LIST_ROUTES,
         *FIELD_ROUTES,
+        SCOPES_ROUTE,
         *ADMIN_ROUTES,
     )
     _compiled = [(m, re.compile(p + r"\Z"), h, g) for m, p, h, g in ROUTES]
@@ -90,7 +96,8 @@ class SendGridEmulator(
         )
         self.export_variants = ExportVariants()
         self.api_key = api_key
-        self.forbidden_keys = set(forbidden_keys)  # keys without Marketing scopes: 403
+        self.forbidden_keys = set(forbidden_keys)  # keys without Marketing scopes: 403 on /v3/marketing/*
+        self.scopes_endpoint = True  # False: GET /v3/scopes answers 404, as where it does not answer
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -188,7 +195,7 @@ class SendGridEmulator(
         extra: dict[str, str] = {}
         try:
             if group is not None:  # not an admin endpoint
-                self._authorize(headers.get("Authorization"))
+                self._authorize(headers.get("Authorization"), path)
                 extra = self._rate_limit(group)
                 self.run_due_jobs()
             status, payload = getattr(self, handler)(
@@ -202,14 +209,23 @@ class SendGridEmulator(
             return status, {**extra, "Content-Type": "application/octet-stream"}, payload
         return status, {**extra, "Content-Type": "application/json"}, json.dumps(payload).encode()
 
-    def _authorize(self, header: str | None) -> None:
+    def _authorize(self, header: str | None, path: str) -> None:
         if not header or not header.startswith("Bearer "):
             raise ApiError(401, "authorization required")
         key = header[len("Bearer ") :]
         if key in self.forbidden_keys:
-            raise ApiError(403, "access forbidden")
+            if path.startswith("/v3/marketing/"):
+                raise ApiError(403, "access forbidden")
+            return
         if key != self.api_key:
             raise ApiError(401, "The provided authorization grant is invalid, expired, or revoked")
+
+    def _get_scopes(self, req: Request) -> Response:
+        if not self.scopes_endpoint:
+            raise ApiError(404, "resource not found")
+        key = str(req.headers.get("Authorization", ""))[len("Bearer ") :]
+        scopes = [s for s in MARKETING_SCOPES if key not in self.forbidden_keys or not s.startswith("marketing")]
+        return 200, {"scopes": scopes}
 
     def log(self, method: str, path: str, status: int, body: bytes) -> None:
         """Record a request for inspection (an upsert's contact count, list ids and emails too)."""

@@ -22,7 +22,7 @@ from target_sendgrid.contacts.segments import SegmentFilter
 from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.delivery.progress import Progress
 from target_sendgrid.report import RunReport
-from target_sendgrid.sendgrid.api_errors import NotFound
+from target_sendgrid.sendgrid.api_errors import AuthError, NotFound
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.settings import Settings
 from target_sendgrid.singer.cursor import RecordCursor
@@ -63,6 +63,8 @@ class ExportRun:
         ``checkpoint`` raises when the run must stop; the exporter calls it while it waits.
         """
         client = None if settings.dry_run else _client(settings)
+        if client is not None:
+            _check_scopes(client)
         report = RunReport(settings.rejected_records_path)
         custom_fields = _custom_fields(settings, client)
         segment_lists = settings.segment_lists
@@ -217,6 +219,16 @@ def _client(settings: Settings) -> SendGridClient:
         max_retries=settings.max_retries,
         max_download_bytes=settings.max_download_bytes,
     )
+
+
+def _check_scopes(client: SendGridClient) -> None:
+    """Refuse a key without marketing.read before any input is read (when GET /v3/scopes answers)."""
+    scopes = client.scopes()
+    if scopes is not None and "marketing.read" not in scopes:
+        raise AuthError(
+            f"The API key lacks the marketing.read scope (GET /v3/scopes lists {len(scopes)} others): give it "
+            "Marketing access in SendGrid (Settings, API Keys), or use a Full Access key. Nothing was sent."
+        )
 
 
 def _custom_fields(settings: Settings, client: SendGridClient | None) -> CustomFieldRegistry:

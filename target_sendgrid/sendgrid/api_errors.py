@@ -15,8 +15,8 @@ def scrub(message: str) -> str:
 
 
 AUTH_HINT = (
-    "Check that api_key is a current SendGrid API key with the Marketing scopes "
-    "(marketing.read and marketing.write, or Full Access), and that the account uses the new "
+    "Check that api_key is a current SendGrid API key with Marketing access (the marketing.read "
+    "scope, or Full Access), and that the account uses the new "
     "Marketing Campaigns: legacy Marketing Campaigns accounts answer 403."
 )
 

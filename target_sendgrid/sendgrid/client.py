@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError, scrub
+from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
@@ -42,6 +42,21 @@ class SendGridClient(Transport):
         self.max_download_bytes = max_download_bytes
 
     # --- endpoints ------------------------------------------------------------------
+
+    def scopes(self) -> list[str] | None:
+        """The key's scopes (GET /v3/scopes), or None when that endpoint does not answer as it should.
+
+        A 401 refuses the key itself: raised, as any endpoint would.
+        """
+        try:
+            scopes = self.answer("GET", "/v3/scopes").get("scopes")
+        except AuthError as exc:
+            if exc.status == 401:
+                raise
+            return None
+        except (SendGridError, TimeoutError):
+            return None
+        return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None
 
     def field_definitions(self) -> dict:
         """GET field definitions; also the cheap request that checks the key at start."""

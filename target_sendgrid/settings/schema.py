@@ -20,7 +20,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.StringType,
         required=True,
         secret=True,
-        description="SendGrid API key with the Marketing scopes. Sent only over TLS (or to a loopback emulator).",
+        description="SendGrid API key with Marketing access (marketing.read, or Full Access). Sent only over TLS "
+        "(or to a loopback emulator).",
     ),
     th.Property(
         "api_url",

@@ -70,3 +70,22 @@ def test_an_address_no_search_can_take_is_counted_and_named_by_record(
     assert run.summary["removals_not_looked_up"] == 1
     assert "1 contacts could not be looked up to leave list" in run.stderr and "(records 2)" in run.stderr
     assert quoted not in run.stderr
+
+
+def test_a_key_without_marketing_read_is_refused_before_the_input_is_read(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    emulator.forbidden_keys.add("SG.no-marketing")
+    run = run_cli({**target_config(emulator), "api_key": "SG.no-marketing"}, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 1
+    [line] = [x.split(" | ")[-1] for x in run.stderr.splitlines() if "ERROR" in x]
+    assert line.startswith("The API key lacks the marketing.read scope")
+    assert [r["path"] for r in emulator.requests_made()] == ["/v3/scopes"]  # nothing else asked, nothing sent
+    assert "completed processing" not in run.stderr  # the input was never read
+
+
+def test_when_scopes_do_not_answer_the_run_goes_on(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    emulator.scopes_endpoint = False
+    run = run_cli(target_config(emulator), "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["exported"] == 4

@@ -69,6 +69,7 @@ def test_every_success_answer_matches_the_published_shape(emulator: SendGridEmul
     assert ready["status"] == "ready" and ready["urls"]
     removal = api("DELETE", f"/v3/marketing/lists/{list_id}/contacts", params={"contact_ids": ids[0]})
     check("DELETE /v3/marketing/lists/{id}/contacts 202", removal, seen)
+    check("GET /v3/scopes 200", api("GET", "/v3/scopes"), seen)
     assert seen == set(SCHEMAS["answers"]), set(SCHEMAS["answers"]) - seen
 
 

@@ -34,7 +34,7 @@ def test_the_limits_are_sendgrids(limits: ModuleType) -> None:
         == limits.MAX_SEARCH_EMAILS
     )
     search = REQUESTS["POST /v3/marketing/contacts/search/emails"]["properties"]["emails"]
-    assert limits.MAX_SEARCH_EMAIL_LENGTH == search["items"]["maxLength"]
+    assert search["items"]["maxLength"] == limits.MAX_SEARCH_EMAIL_LENGTH
     assert REQUESTS["POST /v3/marketing/lists"]["x-documented"]["max_lists"] == limits.MAX_LISTS
     assert (
         REQUESTS["POST /v3/marketing/field_definitions"]["x-documented"]["max_custom_fields"]
