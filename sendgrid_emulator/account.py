@@ -125,6 +125,10 @@ class Account:
         self.rate_window = rate_window
         self.max_body_bytes = max_body_bytes
         self.faults = faults or Faults()
+        # A plan's contact limit: an upsert job that would take the account past it ends "failed", its
+        # errors saying "you have hit your contact limit" (API notes, "Import jobs": sendgrid-go #413).
+        # Where SendGrid puts that text is unconfirmed: here, in the job's errors file.
+        self.contact_limit: int | None = None
         self.data_path = Path(data_path) if data_path else None
         self._random = random.Random(seed)
         self._lock = threading.RLock()

@@ -239,7 +239,12 @@ class ContactsEndpoints(Account):
     # --- jobs ---------------------------------------------------------------------
 
     def _run_job(self, job: Job) -> None:
-        if self._random.random() < self.faults.job_failure_rate:
+        if job.job_type == "upsert" and self._past_contact_limit(job):
+            requested = self._requested(job)
+            job.status, job.results = "failed", {"requested_count": requested, "errored_count": requested}
+            job.errors = [[c.get("email", ""), "you have hit your contact limit"] for c in job.payload["contacts"]]
+            job.results["errors_url"] = f"{self.url}/_emulator/jobs/{job.id}/errors"
+        elif self._random.random() < self.faults.job_failure_rate:
             job.status, job.results = (
                 "failed",
                 {"requested_count": self._requested(job), "errored_count": self._requested(job)},
@@ -258,6 +263,14 @@ class ContactsEndpoints(Account):
         job.finished_at = _now()
         job.payload = {}  # free the contacts once applied
         self._save()
+
+    def _past_contact_limit(self, job: Job) -> bool:
+        """Whether an upsert job's new contacts would take the account past its contact limit."""
+        if self.contact_limit is None:
+            return False
+        known = {c.get("email") for c in self.contacts.values()}
+        new = sum(1 for c in job.payload["contacts"] if str(c.get("email", "")).lower() not in known)
+        return len(self.contacts) + new > self.contact_limit
 
     @staticmethod
     def _requested(job: Job) -> int:

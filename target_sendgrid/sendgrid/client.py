@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -22,6 +23,8 @@ logger = logging.getLogger("target-sendgrid.client")
 # The statuses SendGrid gives, by what they mean (API notes, "Import jobs" and "Export status").
 # Anything else, "processing" included, is not finished: polled on until the timeout.
 JOB_FINISHED = frozenset({"completed", "errored", "failed"})
+# A job failed past the plan's contact limit (sendgrid-go #413): resubmitting cannot succeed.
+CONTACT_LIMIT = re.compile(r"contact limit", re.IGNORECASE)
 EXPORT_READY = "ready"
 EXPORT_FAILED = frozenset({"failure", "failed", "timeout"})
 
@@ -208,6 +211,7 @@ class SendGridClient(Transport):
         Returns the finished job and how many submissions it took; raises SendGridError when
         all ``attempts`` failed. Each job's end is logged, for progress on long runs.
         """
+        reason = ""
         for attempt in range(1, attempts + 1):
             job_id = submit()
             started = time.monotonic()
@@ -216,9 +220,24 @@ class SendGridClient(Transport):
             logger.info("Import job %s %s: %s in %.1fs", job_id, status, what, time.monotonic() - started)
             if status != "failed":
                 return job, attempt
+            reason = self.failure_reason(job)
+            said = f" (SendGrid says: {reason})" if reason else ""
+            if CONTACT_LIMIT.search(reason):
+                raise SendGridError(
+                    f"Import job {job_id} for {what} failed{said}: submitting it again cannot succeed. Delete "
+                    "contacts the account no longer needs, or raise the plan's contact limit, then run again."
+                )
             if attempt < attempts:
-                logger.warning("Import job %s ended failed; submitting %s again", job_id, what)
-        raise SendGridError(f"Import jobs for {what} ended failed {attempts} times; stopping the export")
+                logger.warning("Import job %s ended failed%s; submitting %s again", job_id, said, what)
+        said = f" (SendGrid says: {reason})" if reason else ""
+        raise SendGridError(f"Import jobs for {what} ended failed {attempts} times{said}; stopping the export")
+
+    def failure_reason(self, job: dict) -> str:
+        """Why a job failed, as SendGrid says it (its message, or the first row of its errors file), scrubbed."""
+        for said in (job.get("message"), *(m for _, m in self.job_errors(job)[:1])):
+            if isinstance(said, str) and said.strip():
+                return scrub(said.strip())[:200]
+        return ""
 
     def job_errors(self, job: dict) -> list[tuple[str, str]]:
         """(email, message) pairs from a job's ``errors_url``, best effort."""

@@ -89,3 +89,17 @@ def test_when_scopes_do_not_answer_the_run_goes_on(emulator: SendGridEmulator, t
     run = run_cli(target_config(emulator), "profiles_mixed.singer", tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.summary["exported"] == 4
+
+
+def test_a_plans_contact_limit_ends_the_run_after_one_attempt_saying_what_to_do(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    emulator.contact_limit = 2  # the account may hold 2 contacts; the run brings 4
+    run = run_cli(target_config(emulator, max_job_attempts=5), "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 1
+    [line] = [x.split(" | ")[-1] for x in run.stderr.splitlines() if "ERROR" in x]
+    assert "(SendGrid says: you have hit your contact limit): submitting it again cannot succeed" in line
+    assert "raise the plan's contact limit" in line
+    assert len([r for r in emulator.requests_made() if r["method"] == "PUT"]) == 1  # no resubmission
+    assert run.states == [] and run.summary["not_sent"] == 4
+    assert emulator.list_contacts() == []
