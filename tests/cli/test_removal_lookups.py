@@ -103,3 +103,26 @@ def test_a_plans_contact_limit_ends_the_run_after_one_attempt_saying_what_to_do(
     assert len([r for r in emulator.requests_made() if r["method"] == "PUT"]) == 1  # no resubmission
     assert run.states == [] and run.summary["not_sent"] == 4
     assert emulator.list_contacts() == []
+
+
+def test_in_mirror_mode_a_changed_email_leaves_the_list_and_stays_a_contact(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    # SendGrid makes a second contact for the new address (API notes, "Identifiers"): the old one
+    # stays in its lists unless something removes it. Mirror mode does, once the run completes.
+    config = target_config(emulator, sync_mode="mirror")
+    assert run_cli(config, "email_change_before.singer", tmp_path).returncode == 0
+    run = run_cli(config, "email_change_after.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert emulator.list_emails(config["list_id"]) == {"ann.new@example.com", "bo@example.com"}
+    assert {"ann.old@example.com", "ann.new@example.com"} <= emulator.list_emails()  # both contacts remain
+    assert run.summary["removed_from_lists"] == 1
+
+
+def test_in_upsert_mode_a_changed_email_leaves_the_customer_in_the_list_twice(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    config = target_config(emulator)
+    assert run_cli(config, "email_change_before.singer", tmp_path).returncode == 0
+    assert run_cli(config, "email_change_after.singer", tmp_path).returncode == 0
+    assert {"ann.old@example.com", "ann.new@example.com"} <= emulator.list_emails(config["list_id"])
