@@ -158,6 +158,7 @@ class RunReport:
                 "removed_from_lists": c["removed"],
                 "removals_not_looked_up": c["removals_not_looked_up"],
                 "deleted_records": c["deleted_records"],
+                "deleted_contacts": c["deleted_contacts"],
                 "filtered_by_segment": c["filtered_segment"],
                 "filtered_by_stream_map": c["filtered_map"],
                 "not_sent": c["not_sent"],

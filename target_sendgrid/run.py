@@ -89,6 +89,7 @@ class ExportRun:
             job_timeout=settings.job_timeout_seconds,
             max_job_attempts=settings.max_job_attempts,
             max_contacts=settings.max_contacts,
+            max_deletions=settings.max_contact_deletions,
             track_members=settings.mirror,
             checkpoint=checkpoint,
             describe=router.describe_all,

@@ -91,8 +91,11 @@ class SendGridSink(SingerSink):
             except Rejected as exc:
                 run.report.reject(ref, exc.reason, exc.detail)
                 return
-            for list_id in router.all_lists:
-                run.exporter.remove(email, list_id, ref)
+            if deleted and run.settings.deleted_records == "delete_contacts":
+                run.exporter.delete(email, ref)  # from the account, every list with it
+            else:
+                for list_id in router.all_lists:
+                    run.exporter.remove(email, list_id, ref)
             run.report.count("deleted_records" if deleted else "filtered_segment")
             return
         try:

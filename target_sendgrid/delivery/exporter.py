@@ -16,12 +16,15 @@ from typing import Any
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
 from target_sendgrid.delivery.sending import Delivery
 from target_sendgrid.delivery.watermark import StateWatermark
-from target_sendgrid.errors import Interrupted, MaxContactsExceeded
+from target_sendgrid.errors import ExportError, Interrupted, MaxContactsExceeded
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
+# Deletions from the account wait in one batch until the end of the input: the ceiling
+# (max_contact_deletions) is judged on the whole run before any is sent, and STATE waits for them.
+DELETE_KEY: BatchKey = ("delete", ())
 
 
 class Exporter:
@@ -39,6 +42,7 @@ class Exporter:
         job_timeout: float = 3600.0,
         max_job_attempts: int = 5,
         max_contacts: int = 0,
+        max_deletions: int = 0,
         track_members: bool = False,
         checkpoint: Callable[[], None] = lambda: None,
         describe: Callable[[tuple[str, ...]], str] = lambda ids: str(list(ids)),
@@ -52,6 +56,7 @@ class Exporter:
         self.batch_size = min(batch_size, MAX_BATCH_CONTACTS)
         self.max_request_bytes = max_request_bytes
         self.max_contacts = max_contacts
+        self.max_deletions = max_deletions
         self._lock = threading.Lock()  # guards the batches' membership and the watermark
         self._open: dict[BatchKey, Batch] = {}
         self._in_flight: set[Batch] = set()
@@ -75,6 +80,10 @@ class Exporter:
         # these) is sent first, and this batch will wait for it: the later record lands last.
         if len(self._open) > 1 or key not in self._open:  # another open batch may hold this email
             self._submit_open_holding(email, key, lambda k: k[0] == "upsert" or bool(set(k[1]) & set(list_ids)))
+        deleting = self._open.get(DELETE_KEY)
+        if deleting is not None and email in deleting.contacts:
+            with self._lock:  # a later record of a deleted customer: the customer is back
+                deleting.remove(email)
         batch = self._open.get(key)
         if batch is not None and email in batch.contacts:
             # One email per request: the later record wins field by field, and what it lacks
@@ -131,6 +140,19 @@ class Exporter:
         if self.members is not None:
             self.members.get(list_id, set()).discard(email)
 
+    def delete(self, email: str, ref: RecordRef) -> None:
+        """Queue the deletion of a contact from the account: sent at the end of the input (see ``close``)."""
+        self._raise_if_failed()
+        batch = self._open.get(DELETE_KEY)
+        if batch is None:
+            kind, _ = DELETE_KEY
+            batch = Batch((), ref.number, 2**31, 2**62, kind)
+            with self._lock:
+                self._open[DELETE_KEY] = batch
+        if email not in batch.contacts:
+            with self._lock:
+                batch.add(email, b"", ref)
+
     def _submit_open_holding(self, email: str, key: BatchKey, related: Callable[[BatchKey], bool]) -> None:
         """Send the other open batches that hold ``email`` and are ``related`` to ``key``, keeping order."""
         for other in [k for k, b in self._open.items() if k != key and email in b.contacts and related(k)]:
@@ -152,15 +174,15 @@ class Exporter:
             self.watermark.add(state)
             self._advance_watermark()
 
-    def flush(self) -> None:
-        """Send every open batch, full or not."""
-        for key in [k for k, b in self._open.items() if b.contacts]:
+    def flush(self, deletions: bool = False) -> None:
+        """Send every open batch, full or not (the deletions only at the end: ``close``)."""
+        for key in [k for k, b in self._open.items() if b.contacts and (deletions or k != DELETE_KEY)]:
             self._submit(key)
 
-    def settle(self) -> None:
+    def settle(self, deletions: bool = False) -> None:
         """Send every open batch and wait until every job has finished; STATE moves on as they do."""
         try:
-            self.flush()
+            self.flush(deletions)
             while wait(self._futures, timeout=0.5).not_done:  # waking up to notice a signal
                 self._checkpoint()
             self._raise_if_failed()  # failures of the batches are kept in self._failure
@@ -179,8 +201,17 @@ class Exporter:
             self.watermark.hold(held)
 
     def close(self) -> None:
-        """Send what is left, wait for every job, and write the last covered STATE."""
+        """Send what is left, the deletions last (within their ceiling), wait for every job, write the last STATE."""
         self.settle()
+        deleting = self._open.get(DELETE_KEY)
+        count = len(deleting.contacts) if deleting is not None else 0
+        if self.max_deletions and count > self.max_deletions:
+            raise ExportError(
+                f"This run would delete {count} contacts from the account, more than max_contact_deletions="
+                f"{self.max_deletions}: nothing was deleted. Check that the tap flags only erased customers as "
+                "deleted, or raise max_contact_deletions (0 lifts it)."
+            )
+        self.settle(deletions=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def abort(self) -> None:

@@ -11,7 +11,7 @@ from target_sendgrid.errors import ExportError
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.api_errors import BadRequest, scrub
 from target_sendgrid.sendgrid.client import SendGridClient
-from target_sendgrid.sendgrid.removals import remove_from_list
+from target_sendgrid.sendgrid.removals import delete_contacts, remove_from_list
 
 logger = logging.getLogger("target-sendgrid.delivery")
 
@@ -44,6 +44,9 @@ class Delivery:
         """Upsert a batch (or remove it from its list); isolate contacts SendGrid refuses."""
         if batch.kind == "remove":
             self._remove(batch)
+            return
+        if batch.kind == "delete":
+            self._delete(batch)
             return
         if self.client is None:
             self.report.count("exported", len(batch.contacts))
@@ -81,6 +84,26 @@ class Delivery:
                 self.describe((list_id,)),
                 ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
             )
+
+    def _delete(self, batch: Batch) -> None:
+        """Find the contacts' ids and delete them from the account; a contact already gone counts as deleted."""
+        emails = list(batch.contacts)
+        if self.client is None:
+            self.report.count("deleted_contacts", len(emails))
+            return
+        found, unlooked = self.client.contact_ids(emails)
+        delete_contacts(self.client, list(found.values()), self.job_timeout, self.max_job_attempts)
+        self.report.count("deleted_contacts", len(emails) - len(unlooked))
+        logger.info(
+            "Deleted %d contacts from the account, every list with them, for records flagged deleted (%d were gone "
+            "already)",
+            len(found),
+            len(emails) - len(unlooked) - len(found),
+        )
+        if unlooked:
+            self.report.count("removals_not_looked_up", len(unlooked))
+            numbers = ", ".join(str(n) for n in sorted(batch.ref(e).number for e in unlooked)[:20])
+            logger.warning("%d contacts could not be looked up to be deleted (records %s)", len(unlooked), numbers)
 
     def _isolate(self, batch: Batch, emails: list[str], err: BadRequest) -> list[list[str]]:
         """Reject the contacts a 400 names and return what is left to send (bisect if none is named)."""

@@ -43,6 +43,8 @@ class Settings:
     remove_non_members: bool
     mirror_max_removal_fraction: float
     hard_delete: bool
+    deleted_records: str
+    max_contact_deletions: int
     batch_size: int
     max_request_bytes: int
     max_contacts: int

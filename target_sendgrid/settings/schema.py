@@ -134,8 +134,26 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "hard_delete",
         th.BooleanType,
         default=True,
-        description="Remove records the tap flags deleted (_sdc_deleted_at) from the target lists. Contacts "
-        "themselves are never deleted.",
+        description="Act on records the tap flags deleted (_sdc_deleted_at), as deleted_records says: take them out "
+        "of the target lists (the default), or delete their contacts from the account. Off: such records are "
+        "exported like any other.",
+    ),
+    th.Property(
+        "deleted_records",
+        th.StringType,
+        default="remove_from_lists",
+        allowed_values=["remove_from_lists", "delete_contacts"],
+        description="What a record the tap flags deleted (_sdc_deleted_at) does, with hard_delete on: "
+        "remove_from_lists takes its contact out of the target lists (it stays in the account); delete_contacts "
+        "deletes the contact from the account, every list with it, so its personal data leaves SendGrid too.",
+    ),
+    th.Property(
+        "max_contact_deletions",
+        th.IntegerType(minimum=0),
+        default=1000,
+        description="Safety ceiling for deleted_records: delete_contacts: a run that would delete more contacts "
+        "deletes none and fails, before any deletion is sent (a tap flagging a whole table deleted must not empty "
+        "an account). 0 lifts it.",
     ),
     th.Property(
         "batch_size",
