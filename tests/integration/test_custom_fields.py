@@ -112,7 +112,11 @@ def test_unknown_name_without_creation_stops_before_any_upsert(emulator: SendGri
         run_target(config, "custom_fields.singer")
     message = " ".join(info.value.errors)
     assert "['lifetime_value']" in message and "plan (Text)" in message and "create_custom_fields" in message
-    assert [r["method"] for r in emulator.requests_made()] == ["GET"]  # the field definitions, nothing else
+    # The key's scopes and the field definitions, nothing else.
+    assert [(r["method"], r["path"]) for r in emulator.requests_made()] == [
+        ("GET", "/v3/scopes"),
+        ("GET", "/v3/marketing/field_definitions"),
+    ]
 
 
 @pytest.mark.parametrize("name", ["1st_order", "has space", "email", "x" * 101])
