@@ -204,8 +204,8 @@ class SingerTarget(Target):
             and not maps[0].flattening_enabled
             and not sink.include_sdc_metadata_properties
         )
-        if sink is not None:  # a stream without a sink yet is judged again once it has one
-            self._direct[stream] = sink if direct else None  # type: ignore[assignment]
+        # Remembered until a SCHEMA of the stream forgets it: a sink appears only through one.
+        self._direct[stream] = sink if direct else None  # type: ignore[assignment]
         return sink if direct else None  # type: ignore[return-value]
 
     @override
