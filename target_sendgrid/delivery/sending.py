@@ -74,16 +74,7 @@ class Delivery:
         self.report.count("removed", len(ids))
         missing = len(emails) - len(ids) - len(unlooked)
         logger.info("Removed %d contacts from list %s (%d not in SendGrid)", len(ids), list_id, missing)
-        if unlooked:
-            self.report.count("removals_not_looked_up", len(unlooked))
-            numbers = sorted(batch.ref(e).number for e in unlooked)
-            logger.warning(
-                "%d contacts could not be looked up to leave list %s (records %s): their addresses are longer than "
-                "search/emails takes and hold characters SGQL's quoting leaves undocumented; they stay in the list",
-                len(unlooked),
-                self.describe((list_id,)),
-                ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
-            )
+        self._not_looked_up(batch, unlooked, f"leave list {self.describe((list_id,))}", "they stay in the list")
 
     def _delete(self, batch: Batch) -> None:
         """Find the contacts' ids and delete them from the account; a contact already gone counts as deleted."""
@@ -100,10 +91,22 @@ class Delivery:
             len(found),
             len(emails) - len(unlooked) - len(found),
         )
-        if unlooked:
-            self.report.count("removals_not_looked_up", len(unlooked))
-            numbers = ", ".join(str(n) for n in sorted(batch.ref(e).number for e in unlooked)[:20])
-            logger.warning("%d contacts could not be looked up to be deleted (records %s)", len(unlooked), numbers)
+        self._not_looked_up(batch, unlooked, "be deleted", "they stay in the account")
+
+    def _not_looked_up(self, batch: Batch, unlooked: list[str], to: str, so: str) -> None:
+        """Count and name by record number the addresses no search could take (never the addresses)."""
+        if not unlooked:
+            return
+        self.report.count("removals_not_looked_up", len(unlooked))
+        numbers = sorted(batch.ref(e).number for e in unlooked)
+        logger.warning(
+            "%d contacts could not be looked up to %s (records %s): their addresses are longer than search/emails "
+            "takes and hold characters SGQL's quoting leaves undocumented; %s",
+            len(unlooked),
+            to,
+            ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
+            so,
+        )
 
     def _isolate(self, batch: Batch, emails: list[str], err: BadRequest) -> list[list[str]]:
         """Reject the contacts a 400 names and return what is left to send (bisect if none is named)."""
