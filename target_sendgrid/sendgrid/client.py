@@ -14,7 +14,7 @@ import requests
 
 from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
-from target_sendgrid.sendgrid.jobs import Poller
+from target_sendgrid.sendgrid.jobs import Poller, status_of
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
 
@@ -174,13 +174,13 @@ class SendGridClient(Transport):
         export_id = self.answer("POST", path, json=body, needs=("id",), deadline=deadline)["id"]
         export = self.poller.poll(
             lambda until: self.answer("GET", f"{path}/{_segment(export_id)}", deadline=until),
-            lambda e: _status(e) == EXPORT_READY or _status(e) in EXPORT_FAILED,
+            lambda e: status_of(e) == EXPORT_READY or status_of(e) in EXPORT_FAILED,
             timeout,
             f"export of list {list_id}",
         )
-        if _status(export) != EXPORT_READY:
+        if status_of(export) != EXPORT_READY:
             message = scrub(str(export.get("message") or ""))[:200]
-            raise SendGridError(f"export of list {list_id} ended {_status(export)}: {message}")
+            raise SendGridError(f"export of list {list_id} ended {status_of(export)}: {message}")
         urls = export.get("urls")
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise SendGridError(f"export of list {list_id} is ready but names no files (urls)")
@@ -209,7 +209,10 @@ class SendGridClient(Transport):
     def wait_for_job(self, job_id: str, timeout: float) -> dict:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
         return self.poller.poll(
-            lambda until: self.job(job_id, until), lambda j: _status(j) in JOB_FINISHED, timeout, f"import job {job_id}"
+            lambda until: self.job(job_id, until),
+            lambda j: status_of(j) in JOB_FINISHED,
+            timeout,
+            f"import job {job_id}",
         )
 
     def run_job(self, submit: Callable[[], str], timeout: float, attempts: int, what: str) -> tuple[dict, int]:
@@ -280,12 +283,6 @@ def _keep_primary(contact: Any, wanted: set[str], ids: dict[str, str]) -> None:
 def _definition(field: Any) -> bool:
     """Whether a custom field definition has the id, name and type the target needs."""
     return isinstance(field, dict) and all(isinstance(field.get(k), str) for k in ("id", "name", "field_type"))
-
-
-def _status(answer: Any) -> str:
-    """An answer's status as one short word (a status that is not a string is shown, shortened, as such)."""
-    status = answer.get("status") if isinstance(answer, dict) else None
-    return status[:40] if isinstance(status, str) else repr(status)[:40]
 
 
 def _segment(value: object) -> str:

@@ -5,6 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+
+def status_of(answer: Any) -> str:
+    """An answer's status as one short word (a status that is not a string is shown, shortened, as such)."""
+    status = answer.get("status") if isinstance(answer, dict) else None
+    return status[:40] if isinstance(status, str) else repr(status)[:40]
 
 
 class Poller:
@@ -32,8 +39,8 @@ class Poller:
                     self._finished.notify_all()
                 return answer
             if time.monotonic() + delay > deadline:
-                status = answer.get("status")
-                shown = "pending" if status == "pending" else f"{str(status)[:40]!r} (not a finished status)"
+                status = status_of(answer)
+                shown = "pending" if status == "pending" else f"{status!r} (not a finished status)"
                 raise TimeoutError(f"{what} still {shown} after {timeout:.0f}s (job_timeout_seconds)")
             with self._finished:
                 self._finished.wait(delay)
