@@ -143,12 +143,7 @@ class Exporter:
     def delete(self, email: str, ref: RecordRef) -> None:
         """Queue the deletion of a contact from the account: sent at the end of the input (see ``close``)."""
         self._raise_if_failed()
-        batch = self._open.get(DELETE_KEY)
-        if batch is None:
-            kind, _ = DELETE_KEY
-            batch = Batch((), ref.number, 2**31, 2**62, kind)
-            with self._lock:
-                self._open[DELETE_KEY] = batch
+        batch = self._open.get(DELETE_KEY) or self._new_batch(DELETE_KEY, ref.number, unbounded=True)
         if email not in batch.contacts:
             with self._lock:
                 batch.add(email, b"", ref)
@@ -252,9 +247,11 @@ class Exporter:
 
     # --- batches in flight (worker threads) ---------------------------------------------
 
-    def _new_batch(self, key: BatchKey, first_record: int) -> Batch:
+    def _new_batch(self, key: BatchKey, first_record: int, unbounded: bool = False) -> Batch:
+        """A new open batch; ``unbounded``: no request caps (the deletions, chunked when sent)."""
         kind, list_ids = key
-        batch = Batch(list_ids, first_record, self.batch_size, self.max_request_bytes, kind)
+        caps = (2**31, 2**62) if unbounded else (self.batch_size, self.max_request_bytes)
+        batch = Batch(list_ids, first_record, *caps, kind)
         with self._lock:
             self._open[key] = batch
         return batch
