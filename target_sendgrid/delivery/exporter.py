@@ -20,6 +20,7 @@ from target_sendgrid.errors import ExportError, Interrupted, MaxContactsExceeded
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
+from target_sendgrid.threads import leave_signals_to_main
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
 # Deletions from the account wait in one batch until the end of the input: the ceiling
@@ -65,7 +66,9 @@ class Exporter:
         self._accepted = 0
         self._failure: BaseException | None = None
         self._slots = threading.BoundedSemaphore(max_in_flight)
-        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="sendgrid-upsert")
+        self._pool = ThreadPoolExecutor(
+            max_in_flight, thread_name_prefix="sendgrid-upsert", initializer=leave_signals_to_main
+        )
         # For mirror mode: list id -> emails this run exported to it.
         self.members: dict[str, set[str]] | None = {} if track_members else None
 

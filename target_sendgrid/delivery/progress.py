@@ -10,6 +10,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from target_sendgrid.threads import WorkerThread
+
 logger = logging.getLogger("target-sendgrid.progress")
 
 
@@ -20,7 +22,7 @@ class Progress:
         self._status = status
         self._interval = interval
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sendgrid-progress", daemon=True)
+        self._thread = WorkerThread(target=self._run, name="sendgrid-progress", daemon=True)
 
     def start(self) -> None:
         """Begin logging (a zero interval logs nothing)."""

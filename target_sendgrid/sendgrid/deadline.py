@@ -22,6 +22,8 @@ import urllib3.connection
 import urllib3.connectionpool
 from typing_extensions import Self, override
 
+from target_sendgrid.threads import WorkerTimer
+
 _current = threading.local()  # the Watch of the request this thread is sending, if any
 
 
@@ -33,7 +35,7 @@ class Watch:
         self.expired = False
         self.connection: urllib3.connection.HTTPConnection | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer = WorkerTimer(self.seconds, self._expire)
         self._timer.daemon = True
 
     def __enter__(self) -> Self:

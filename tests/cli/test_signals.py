@@ -47,7 +47,7 @@ class Running:
     def wait_for(self, text: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while not any(text in line for line in self.stderr):
-            assert time.monotonic() < deadline, f"never logged {text!r}"
+            assert time.monotonic() < deadline, f"never logged {text!r}; it logged:\n{''.join(self.stderr)[-3000:]}"
             time.sleep(0.05)
 
     def finish(self, timeout: float = 60) -> tuple[int, list[dict], str]:
