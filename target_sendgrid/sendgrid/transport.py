@@ -98,6 +98,18 @@ def _messages(response: requests.Response) -> tuple[str, list[dict]]:
     return shown or response.reason or "", errors
 
 
+# The requests that read though they are not GETs: searches, and contacts exports (a file of
+# the account's own contacts). A read-only transport (a plan's) sends nothing else but GETs.
+READS = frozenset(
+    {
+        ("POST", "/v3/marketing/contacts/search/emails"),
+        ("POST", "/v3/marketing/contacts/search"),
+        ("POST", "/v3/marketing/contacts/batch"),
+        ("POST", "/v3/marketing/contacts/exports"),
+    }
+)
+
+
 class Transport:
     """Requests to ``api_url`` with the retries a nightly export needs.
 
@@ -114,8 +126,10 @@ class Transport:
         timeout: float = 60.0,
         max_retries: int = 8,
         backoff_factor: float = 0.5,
+        read_only: bool = False,
     ) -> None:
         self.api_url = check_api_url(api_url)
+        self.read_only = read_only  # refuse every request that could change the account (see READS)
         self.timeout = timeout
         self.requests_sent = 0
         self.bytes_sent = 0
@@ -178,6 +192,8 @@ class Transport:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send with retries and turn error answers into exceptions."""
+        if self.read_only and method != "GET" and (method, path) not in READS:
+            raise SendGridError(f"{method} {path} was not sent: this run writes nothing to SendGrid (plan)")
         headers = {**kwargs.pop("headers", {}), **self._auth}
         try:
             response: requests.Response = self._send(method, self.api_url + path, headers=headers, **kwargs)
