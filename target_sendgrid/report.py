@@ -21,6 +21,11 @@ logger = logging.getLogger("target-sendgrid.values")
 MAX_LOGGED_DROPS = 100  # dropped custom values logged one by one; the rest are counted and in the file
 
 
+def email_hash(value: Any) -> str:
+    """``sha256:<hex>`` of an address's trimmed, lower-cased text: how files name an email, never the address."""
+    return "sha256:" + hashlib.sha256(str(value).strip().lower().encode()).hexdigest()
+
+
 class RecordRef(NamedTuple):
     """What is kept of a record to report it if it is not exported: never its email.
 
@@ -45,7 +50,7 @@ class RecordRef(NamedTuple):
         hashed: list[str] = []
         for name, value in zip(self.key_names, self.key_values, strict=True):
             if value is not None and (name in self.email_keys or (isinstance(value, str) and "@" in value)):
-                key[name] = "sha256:" + hashlib.sha256(str(value).strip().lower().encode()).hexdigest()
+                key[name] = email_hash(value)
                 hashed.append(name)
             else:
                 key[name] = value
@@ -66,10 +71,11 @@ class RunReport:
         self.counts: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.per_list: Counter[str] = Counter()  # list id ("" for none) -> contacts exported to it
+        self.unchanged_per_list: Counter[str] = Counter()  # list id ("" for none) -> contacts not sent
         self._path = Path(rejected_records_path) if rejected_records_path else None
         self._file: IO[bytes] | None = None
         if self._path is not None:
-            _check_writable(self._path)
+            check_writable(self._path, "rejected_records_path")
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to a tally (records_read, filtered_segment, created, updated, jobs, ...)."""
@@ -82,6 +88,13 @@ class RunReport:
         with self._lock:
             for list_id in list_ids or ("",):
                 self.per_list[list_id] += n
+
+    def count_unchanged(self, list_ids: tuple[str, ...]) -> None:
+        """A contact not sent, SendGrid having it already in each of ``list_ids`` (skip_unchanged)."""
+        with self._lock:
+            self.counts["unchanged"] += 1
+            for list_id in list_ids or ("",):
+                self.unchanged_per_list[list_id] += 1
 
     def set(self, name: str, n: int) -> None:
         """Set a tally outright (records_read, known only to the reader)."""
@@ -117,10 +130,7 @@ class RunReport:
         if self._path is None:
             return
         if self._file is None:
-            # Never through a symbolic link: it could point at any file the run may write.
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-            os.fchmod(fd, 0o600)  # also when an earlier tool created it readable by others
-            self._file = os.fdopen(fd, "ab")
+            self._file = open_private(self._path, append=True)
         key, hashed = ref.safe_key()
         line: dict[str, Any] = {"run_id": self.run_id, "stream": ref.stream, "record_number": ref.number}
         line["key"] = key
@@ -175,11 +185,20 @@ class RunReport:
             }
 
 
-def _check_writable(path: Path) -> None:
-    """Refuse, at start, a rejected-records path that is a link, not a file, or cannot be written."""
+def open_private(path: Path, append: bool) -> IO[bytes]:
+    """Open a file of the run's for writing, readable by its owner only (0600), never through a link."""
+    # Never through a symbolic link: it could point at any file the run may write.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # also when an earlier tool created it readable by others
+    return os.fdopen(fd, "ab" if append else "wb")
+
+
+def check_writable(path: Path, setting: str) -> None:
+    """Refuse, at start, a file setting's path that is a link, not a file, or cannot be written."""
 
     def refuse(why: str) -> ConfigValidationError:
-        return ConfigValidationError("rejected_records_path", errors=[f"rejected_records_path {path}: {why}."])
+        return ConfigValidationError(setting, errors=[f"{setting} {path}: {why}."])
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -118,7 +118,7 @@ class SendGridSink(SingerSink):
             mirror.stamp(contact)  # mirror mode with table versions: see versions.py
         copy = self._copy
         if copy is not None and copy.is_current(contact, lists) and not run.exporter.holds(contact["email"]):
-            run.report.count("unchanged")  # settled at once: nothing to send
+            run.report.count_unchanged(lists)  # settled at once: nothing to send
             run.exporter.note_members(contact["email"], lists)
         else:
             run.exporter.add(contact, lists, ref)
