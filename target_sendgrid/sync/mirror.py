@@ -8,22 +8,25 @@ both judged against a contacts export of each list:
 - versioned: the member's stamp (the table version it was last exported with, a custom field)
   is older than a completed version, or missing.
 
-Every list is planned before anything is removed, so the removal-fraction stop removes nothing
-anywhere.
+Every list is judged before anything is removed, so the removal-fraction stop removes nothing
+anywhere. In a plan (``plan``) the stale members are counted into it, every list judged, and
+nothing removed; the safety stop still fails the run, after the plan has them all.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegistry
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.errors import MirrorStopped
+from target_sendgrid.plan import Plan
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
@@ -62,8 +65,10 @@ class MirrorMode:
         report: RunReport,
         exporter: Deliveries,
         custom_fields: CustomFieldRegistry,
+        plan: Plan | None = None,
     ) -> None:
         self.settings = settings
+        self.plan = plan  # a plan: stale members are counted, never removed
         self.client = client  # None: a dry run removes nothing
         self.router = router
         self.report = report
@@ -142,6 +147,8 @@ class MirrorMode:
                 {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
                 *self._limits(),
                 copy=copy,
+                plan=self.plan,
+                new_lists=self.router.new_lists,
             )
             self.report.count("removed", sum(removed.values()))
         self.exporter.hold_state(False)  # the removals are done: the last STATE may go
@@ -160,7 +167,18 @@ class MirrorMode:
         logger.info("Stream '%s': table version %s complete (%s)", stream, version, why)
         if self.client is None:
             return
-        removed = mirror_version(self.client, self.router.all_lists, self.field, version, *self._limits())
+        # A plan sent no stamps: a member this run would have stamped is not judged by its old one.
+        exported = self.exporter.members if self.plan is not None else None
+        removed = mirror_version(
+            self.client,
+            self.router.all_lists,
+            self.field,
+            version,
+            *self._limits(),
+            plan=self.plan,
+            new_lists=self.router.new_lists,
+            exported=exported,
+        )
         self.report.count("removed", sum(removed.values()))
 
     def _limits(self) -> tuple[float, float, int]:
@@ -175,22 +193,24 @@ def mirror_exported(
     timeout: float,
     max_attempts: int,
     copy: SendGridCopy | None = None,
+    plan: Plan | None = None,
+    new_lists: AbstractSet[str] = frozenset(),
 ) -> dict[str, int]:
     """Remove from each list the members this run did not export to it; returns removals per list.
 
     With ``copy`` (skip_unchanged read the lists at start, ids included) the lists are judged from
     it, with no second export; a member added by someone else during the run then stays.
     """
-    plans = {}
+    judged = {}
     for list_id, emails in exported.items():
         if copy is not None and copy.ids is not None:
             hashes = {hash(e) for e in emails}
-            rows = copy.members_of(list_id)
-            plans[list_id] = _plan(client, list_id, _absent("key", hashes), max_fraction, timeout, rows=rows)
+            judged[list_id] = _judge(client, list_id, _absent("key", hashes), timeout, rows=copy.members_of(list_id))
         else:
-            plans[list_id] = _plan(client, list_id, _absent("email", emails), max_fraction, timeout)
+            none = () if list_id in new_lists else None  # a list a plan would create has no members
+            judged[list_id] = _judge(client, list_id, _absent("email", emails), timeout, rows=none)
     why = "members this run did not export to it (unversioned mirror: the input is taken as the whole table)"
-    return _remove(client, plans, why, timeout, max_attempts)
+    return _remove(client, judged, why, timeout, max_attempts, max_fraction, None, plan)
 
 
 def _absent(key: str, kept: set[Any]) -> Callable[[dict[str, Any]], bool]:
@@ -206,19 +226,33 @@ def mirror_version(
     max_fraction: float,
     timeout: float,
     max_attempts: int,
+    plan: Plan | None = None,
+    new_lists: AbstractSet[str] = frozenset(),
+    exported: Mapping[str, set[str]] | None = None,
 ) -> dict[str, int]:
-    """Remove from each list the members whose ``field`` stamp is older than ``version``, or missing."""
+    """Remove from each list the members whose ``field`` stamp is older than ``version``, or missing.
+
+    ``exported`` (a plan, which sent no stamps): the members this run would have stamped, who stay.
+    """
     complete = _number(version)
     if complete is None:
         raise MirrorStopped(f"Table version {version!r} is not a number: nothing was removed.")
 
-    def stale(row: dict[str, Any]) -> bool:
-        stamp = stamp_of(row, field)
-        return stamp is None or stamp < complete
+    def stale(list_id: str) -> Callable[[dict[str, Any]], bool]:
+        stamped = (exported or {}).get(list_id, set())
 
-    plans = {list_id: _plan(client, list_id, stale, max_fraction, timeout, field) for list_id in list_ids}
+        def leaves(row: dict[str, Any]) -> bool:
+            stamp = stamp_of(row, field)
+            return (stamp is None or stamp < complete) and row.get("email") not in stamped
+
+        return leaves
+
+    judged = {
+        list_id: _judge(client, list_id, stale(list_id), timeout, rows=() if list_id in new_lists else None)
+        for list_id in list_ids
+    }
     why = f"members whose {field} is older than the completed table version {version}, or missing"
-    return _remove(client, plans, why, timeout, max_attempts)
+    return _remove(client, judged, why, timeout, max_attempts, max_fraction, field, plan)
 
 
 def stamp_of(row: dict[str, Any], field: str) -> Decimal | None:
@@ -236,16 +270,19 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _plan(
+class _Judged(NamedTuple):
+    leaving: list[dict[str, Any]]  # the members that leave: export rows, or the copy's {"id", "key"}
+    members: int
+
+
+def _judge(
     client: SendGridClient,
     list_id: str,
     leaves: Callable[[dict[str, Any]], bool],
-    max_fraction: float,
     timeout: float,
-    field: str | None = None,
     rows: Iterable[dict[str, Any]] | None = None,
-) -> list[str]:
-    """The ids of the members of a list that leave it; MirrorStopped past the removal fraction.
+) -> _Judged:
+    """The members of a list that leave it, and how many members it has.
 
     The members come from ``rows``, or else from a contacts export of the list.
     """
@@ -256,25 +293,47 @@ def _plan(
         if leaves(member):
             if not member.get("id"):
                 raise MirrorStopped(f"A member of list {list_id} came without a contact id: nothing was removed.")
-            leaving.append(member["id"])
-    if members and len(leaving) / members > max_fraction:
-        hint = (
-            f" A member stays only when its {field} is the completed version: check that the tap sent the whole table."
-            if field
-            else " Check that the input held the whole segment."
-        )
-        raise MirrorStopped(
-            f"Mirror mode would remove {len(leaving)} of the {members} contacts of list {list_id} "
-            f"({len(leaving) / members:.0%}), more than mirror_max_removal_fraction={max_fraction}. "
-            f"Nothing was removed.{hint} Or raise the fraction."
-        )
-    return leaving
+            leaving.append({"id": member["id"], "key": member["key"] if "key" in member else hash(member.get("email"))})
+    return _Judged(leaving, members)
+
+
+def _stop(list_id: str, judged: _Judged, max_fraction: float, field: str | None) -> str | None:
+    """Why the safety stop refuses a list's removals (more than the fraction), or None."""
+    leaving, members = len(judged.leaving), judged.members
+    if not members or leaving / members <= max_fraction:
+        return None
+    hint = (
+        f" A member stays only when its {field} is the completed version: check that the tap sent the whole table."
+        if field
+        else " Check that the input held the whole segment."
+    )
+    return (
+        f"Mirror mode would remove {leaving} of the {members} contacts of list {list_id} "
+        f"({leaving / members:.0%}), more than mirror_max_removal_fraction={max_fraction}. "
+        f"Nothing was removed.{hint} Or raise the fraction."
+    )
 
 
 def _remove(
-    client: SendGridClient, plans: dict[str, list[str]], why: str, timeout: float, max_attempts: int
+    client: SendGridClient,
+    judged: dict[str, _Judged],
+    why: str,
+    timeout: float,
+    max_attempts: int,
+    max_fraction: float,
+    field: str | None,
+    plan: Plan | None,
 ) -> dict[str, int]:
-    for list_id, ids in plans.items():
-        remove_from_list(client, list_id, ids, timeout, max_attempts)
-        logger.info("Mirror: removed %d contacts from list %s: %s", len(ids), list_id, why)
-    return {list_id: len(ids) for list_id, ids in plans.items()}
+    """Every list judged first: past the fraction anywhere, nothing is removed anywhere (MirrorStopped)."""
+    stops = {list_id: _stop(list_id, j, max_fraction, field) for list_id, j in judged.items()}
+    if plan is not None:
+        removed = {list_id: plan.leave(list_id, j.leaving, bool(stops[list_id])) for list_id, j in judged.items()}
+    for message in stops.values():
+        if message:
+            raise MirrorStopped(message)
+    if plan is not None:
+        return removed
+    for list_id, j in judged.items():
+        remove_from_list(client, list_id, [m["id"] for m in j.leaving], timeout, max_attempts)
+        logger.info("Mirror: removed %d contacts from list %s: %s", len(j.leaving), list_id, why)
+    return {list_id: len(j.leaving) for list_id, j in judged.items()}

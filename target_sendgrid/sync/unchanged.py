@@ -38,19 +38,30 @@ def read_copy(
     custom: tuple[CustomField, ...],
     timeout: float,
     keep_ids: bool = False,
+    required: bool = False,
 ) -> SendGridCopy | None:
-    """SendGrid's copy of the target lists; None (with a warning saying why) when it cannot be read."""
+    """SendGrid's copy of the target lists; None (with a warning saying why) when it cannot be read.
+
+    ``required`` (a plan, which cannot count without it): SendGridError when it cannot be read.
+    """
     if not router.all_lists:
         logger.warning("skip_unchanged needs a target list to compare with; every contact is sent")
         return None
     copy = SendGridCopy(fields, custom, router.all_lists, keep_ids)
     try:
         for list_id in router.all_lists:
-            read = copy.load(list_id, client.list_members(list_id, timeout))
+            # A list a plan would create has no members yet (and no id to export it by).
+            rows = () if list_id in router.new_lists else client.list_members(list_id, timeout)
+            read = copy.load(list_id, rows)
             logger.info("skip_unchanged: list %s has %d members", router.describe(list_id), read)
     except Interrupted:
         raise
     except Exception as exc:  # failing to read costs only speed: everything is sent
+        if required:
+            raise SendGridError(
+                f"A plan needs the target lists' current members, and they could not be read ({type(exc).__name__}: "
+                f"{exc}); no plan was made"
+            ) from None
         logger.warning(
             "skip_unchanged: could not read the target lists' current members (%s: %s); every contact is sent",
             type(exc).__name__,
@@ -106,6 +117,13 @@ class SendGridCopy:
         for key, entry in self.members.items():
             if entry & bit and key in ids:
                 yield {"id": ids[key], "key": key}
+
+    def lists_of(self, key: int) -> list[str] | None:
+        """The target lists a member is in, by the hash of its email; None: in none of them."""
+        entry = self.members.get(key)
+        if entry is None:
+            return None
+        return [list_id for list_id, bit in self.bits.items() if entry & bit]
 
     def is_current(self, contact: dict[str, Any], list_ids: tuple[str, ...]) -> bool:
         """Whether SendGrid already has this contact, with these values, in all these lists."""
