@@ -7,7 +7,7 @@ value, so users write names and this module does the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,12 +57,20 @@ class CustomFieldRegistry:
     """The account's custom fields by lower-cased name, and the configured mapping."""
 
     def __init__(
-        self, mapping: Mapping[str, str], definitions: list[dict], client: SendGridClient | None, create: bool
+        self,
+        mapping: Mapping[str, str],
+        definitions: list[dict],
+        client: SendGridClient | None,
+        create: bool,
+        stand_in: Callable[[str], str] | None = None,
     ) -> None:
         self.mapping = dict(mapping)
         self.client = client  # None: dry run, nothing is created
         self.create = create
         self.by_name = {d["name"].lower(): d for d in definitions}
+        # A plan: a missing field is not created but given this stand-in id, and its name noted.
+        self.stand_in = stand_in
+        self.would_create: list[str] = []
 
     def missing(self) -> list[str]:
         """Mapped names the account does not have."""
@@ -96,6 +104,10 @@ class CustomFieldRegistry:
     def _create(self, name: str, field_type: str) -> dict:
         if self.client is None:  # a dry run: pretend, so the values are still converted and counted
             definition = {"id": name, "name": name, "field_type": field_type}
+        elif self.stand_in is not None:  # a plan: noted, never created
+            definition = {"id": self.stand_in(name), "name": name, "field_type": field_type}
+            self.would_create.append(name)
+            logger.info("Plan: custom field %s (%s) would be created", name, field_type)
         else:
             definition = self.client.create_custom_field(name, field_type)
             logger.info("Created custom field %s (%s) as %s", name, field_type, definition["id"])

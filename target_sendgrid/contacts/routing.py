@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
 from target_sendgrid.contacts.segments import normalise
@@ -26,11 +26,14 @@ class ListRouter:
         self.segments_selected = segments_selected
         self.all_lists = tuple(sorted({*self.segment_lists.values(), *([default_list] if default_list else [])}))
         self.names: dict[str, str] = {}  # list id -> name, for messages
+        self.new_lists: set[str] = set()  # a plan's stand-in ids of the lists the run would create
         self._default_only: tuple[str, ...] = (default_list,) if default_list else ()
 
     def describe(self, list_id: str) -> str:
         """A list as a message names it: 'name' (id)."""
         name = self.names.get(list_id)
+        if list_id in self.new_lists:
+            return f"'{name}' (to be created)"
         return f"'{name}' ({list_id})" if name and name != list_id else list_id
 
     def describe_all(self, list_ids: tuple[str, ...]) -> str:
@@ -54,8 +57,13 @@ class ListRouter:
         return tuple(sorted(lists))  # type: ignore[arg-type]
 
     @staticmethod
-    def resolve(client: SendGridClient | None, values: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
-        """Each list id or name -> list id (names not found are created), and each list id -> its name."""
+    def resolve(
+        client: SendGridClient | None, values: Iterable[str], stand_in: Callable[[str], str] | None = None
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Each list id or name -> list id (names not found are created), and each list id -> its name.
+
+        With ``stand_in`` (a plan) a name not found is not created: its id is ``stand_in(name)``.
+        """
         wanted = set(values)
         if client is None:
             return {v: v for v in wanted}, {v: v for v in wanted}  # a dry run sends nothing: names stand in for ids
@@ -70,6 +78,10 @@ class ListRouter:
             if value in name_of or value in by_name:
                 resolved[value] = value if value in name_of else by_name[value]
                 logger.info("Found list '%s' (%s)", name_of[resolved[value]], resolved[value])
+            elif stand_in is not None:
+                resolved[value] = by_name[value] = stand_in(value)
+                name_of[resolved[value]] = value
+                logger.info("Plan: list '%s' would be created", value)
             else:
                 resolved[value] = by_name[value] = client.create_list(value)  # the lists were just read
                 name_of[resolved[value]] = value

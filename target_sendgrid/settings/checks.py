@@ -65,6 +65,18 @@ def check(settings: Settings) -> None:
                 "to upsert contacts into no list (they appear only in All Contacts)."
             ],
         )
+    if settings.plan and settings.dry_run:
+        raise ConfigValidationError(
+            "plan and dry_run are both set",
+            errors=[
+                "Set plan or dry_run, not both: a plan reads SendGrid to count what would change; a dry run reads "
+                "nothing."
+            ],
+        )
+    if settings.plan_path and not settings.plan:
+        raise ConfigValidationError(
+            "plan_path without plan", errors=["plan_path is set but plan is not true: set plan: true to make a plan."]
+        )
     if settings.mirror and not settings.has_list:
         raise ConfigValidationError(
             "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]

@@ -54,6 +54,8 @@ class Settings:
     max_download_bytes: int
     fail_on_empty_export: bool
     dry_run: bool
+    plan: bool
+    plan_path: str | None
     max_retries: int
     request_timeout_seconds: float
     job_timeout_seconds: float

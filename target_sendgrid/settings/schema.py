@@ -218,6 +218,23 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         description="Map, filter, validate and report, but send nothing to SendGrid.",
     ),
     th.Property(
+        "plan",
+        th.BooleanType,
+        default=False,
+        description="Read what the run needs from SendGrid (lists, custom fields, the target lists' members, "
+        "look-ups of the contacts) and write nothing: no contact, list or custom field is created, changed or "
+        "removed, and no STATE is emitted. Ends with one line per list (contacts to create, update, leave "
+        "unchanged, add and remove) and a plan object in the summary; exits non-zero when the real run would "
+        "fail or be stopped.",
+    ),
+    th.Property(
+        "plan_path",
+        th.StringType,
+        description="With plan: a JSON Lines file (rewritten by each plan) of one line per planned change: "
+        "list, action, record number and the email's sha256 hash (a member that would leave a list without a "
+        "record: its contact id). Never an email.",
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType(minimum=0),
         default=8,
