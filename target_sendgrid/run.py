@@ -20,14 +20,16 @@ from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegis
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.contacts.segments import SegmentFilter
 from target_sendgrid.delivery.exporter import Exporter
+from target_sendgrid.delivery.planning import PlanDelivery
 from target_sendgrid.delivery.progress import Progress
+from target_sendgrid.plan import Plan, new_id
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.api_errors import AuthError, NotFound
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.settings import Settings
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.sync.mirror import MirrorMode
-from target_sendgrid.sync.unchanged import SendGridCopy, read_copy
+from target_sendgrid.sync.unchanged import MAX_LISTS, SendGridCopy, read_copy
 
 logger = logging.getLogger("target-sendgrid.run")
 
@@ -46,6 +48,7 @@ class ExportRun:
     exporter: Exporter
     mirror: MirrorMode | None  # sync_mode mirror
     progress: Progress
+    plan: Plan | None = None  # plan: true (a read-only client; batches are planned, not sent)
     skip_unchanged: bool = False  # and a client to read SendGrid's copy with
     _copy: SendGridCopy | None = field(default=None, repr=False)  # SendGrid's copy of the target lists
     _copy_read: bool = field(default=False, repr=False)
@@ -66,11 +69,14 @@ class ExportRun:
         if client is not None:
             _check_scopes(client)
         report = RunReport(settings.rejected_records_path)
-        custom_fields = _custom_fields(settings, client)
+        plan = Plan(settings.plan_path, report.run_id) if settings.plan else None
+        stand_in = new_id if plan is not None else None  # a plan creates nothing: it names what it would
+        custom_fields = _custom_fields(settings, client, stand_in)
         segment_lists = settings.segment_lists
         list_name = settings.list_name
         # One read of the account's lists finds (or creates) every list named in the settings.
-        ids, names = ListRouter.resolve(client, [*segment_lists.values(), *([list_name] if list_name else [])])
+        wanted = [*segment_lists.values(), *([list_name] if list_name else [])]
+        ids, names = ListRouter.resolve(client, wanted, stand_in)
         list_id = ids.get(list_name) if list_name else None
         if settings.list_id:
             list_id = settings.list_id
@@ -79,6 +85,11 @@ class ExportRun:
         router.names = names
         if settings.mirror:
             MirrorMode.check_stamp_field(settings.mirror_version_field, custom_fields)
+        planning = None
+        if plan is not None:
+            assert client is not None  # a plan is never a dry run (settings.check)
+            planning = _start_plan(plan, router, custom_fields, client, report)
+            write_state = _no_state  # a plan settled nothing: no STATE may say it did
         exporter = Exporter(
             client,
             report,
@@ -93,10 +104,11 @@ class ExportRun:
             track_members=settings.mirror,
             checkpoint=checkpoint,
             describe=router.describe_all,
+            planning=planning,
         )
         mirror = None
         if settings.mirror:
-            mirror = MirrorMode(settings, client, router, report, exporter, custom_fields)
+            mirror = MirrorMode(settings, client, router, report, exporter, custom_fields, plan)
             exporter.hold_state(True)  # until the input shows table versions, the whole run is one sync
         run = cls(
             settings=settings,
@@ -109,6 +121,7 @@ class ExportRun:
             exporter=exporter,
             mirror=mirror,
             progress=Progress(lambda: run.progress_line(), settings.progress_interval_seconds),
+            plan=plan,
             skip_unchanged=settings.skip_unchanged and client is not None,
         )
         run.progress.start()
@@ -133,7 +146,8 @@ class ExportRun:
         Read once, at the first stream, for the fields it maps; a stream that maps other fields
         has every contact sent.
         """
-        if not self.skip_unchanged:
+        plan = self.plan
+        if not self.skip_unchanged and plan is None:
             return None
         if self.mirror is not None:  # records may carry table versions: the stamp is a value to compare too
             custom = (*custom, self.mirror.stamp_field())
@@ -142,7 +156,16 @@ class ExportRun:
             assert self.client is not None
             timeout = self.settings.skip_unchanged_timeout_seconds
             # With mirror mode, the same read serves its removals (if the records carry no versions).
-            self._copy = read_copy(self.client, self.router, fields, custom, timeout, keep_ids=self.mirror is not None)
+            # A plan reads it whatever the settings: it tells members (and so existing contacts) apart.
+            if plan is None or self.router.all_lists:
+                keep_ids = self.mirror is not None
+                self._copy = read_copy(
+                    self.client, self.router, fields, custom, timeout, keep_ids, required=plan is not None
+                )
+            if plan is not None and self._copy is not None:
+                plan.membership = self._copy.lists_of
+        if not self.skip_unchanged:
+            return None
         copy = self._copy
         if copy is not None and (copy.fields, copy.custom) != (fields, custom):
             logger.warning(
@@ -209,7 +232,18 @@ class ExportRun:
     def summary(self) -> dict[str, Any]:
         """The run's figures, as logged at its end."""
         self.report.set("records_read", self.cursor.number)
-        return self.report.summary(self.client.requests_sent if self.client else 0, dry_run=self.settings.dry_run)
+        requests = self.client.requests_sent if self.client else 0
+        summary = self.report.summary(requests, dry_run=self.settings.dry_run or self.plan is not None)
+        if self.plan is not None:
+            summary["plan"] = self.plan.summary(self.report.unchanged_per_list)
+        return summary
+
+    def plan_lines(self) -> list[str]:
+        """A plan's lines for the log, one per list (none when this run is not a plan)."""
+        if self.plan is None:
+            return []
+        self.plan.close()
+        return self.plan.lines(self.report.unchanged_per_list)
 
 
 def _client(settings: Settings) -> SendGridClient:
@@ -219,7 +253,29 @@ def _client(settings: Settings) -> SendGridClient:
         timeout=settings.request_timeout_seconds,
         max_retries=settings.max_retries,
         max_download_bytes=settings.max_download_bytes,
+        read_only=settings.plan,  # a plan's client refuses every write, whatever the code above it asks
     )
+
+
+def _no_state(state: dict) -> None:
+    """A plan's STATE writer: it writes none."""
+
+
+def _start_plan(
+    plan: Plan, router: ListRouter, custom_fields: CustomFieldRegistry, client: SendGridClient, report: RunReport
+) -> PlanDelivery:
+    """The plan's view of the lists and fields resolved at start; its batches' delivery."""
+    if len(router.all_lists) > MAX_LISTS:
+        raise ConfigValidationError(
+            "too many lists for a plan",
+            errors=[f"A plan counts at most {MAX_LISTS} lists; this run manages {len(router.all_lists)}."],
+        )
+    router.new_lists = {i for i in router.all_lists if i.startswith(new_id(""))}
+    plan.new_lists = {i: router.names.get(i, i) for i in router.new_lists}
+    plan.names = dict(router.names)
+    plan.new_fields = custom_fields.would_create  # the same list: fields noted later (the stamp) are in it
+    plan.lists(router.all_lists)
+    return PlanDelivery(client, report, plan)
 
 
 def _check_scopes(client: SendGridClient) -> None:
@@ -232,7 +288,9 @@ def _check_scopes(client: SendGridClient) -> None:
         )
 
 
-def _custom_fields(settings: Settings, client: SendGridClient | None) -> CustomFieldRegistry:
+def _custom_fields(
+    settings: Settings, client: SendGridClient | None, stand_in: Callable[[str], str] | None
+) -> CustomFieldRegistry:
     """The account's custom fields: one cheap request that also checks the key at once."""
     definitions = client.field_definitions()["custom_fields"] if client else []
     registry = CustomFieldRegistry(
@@ -241,6 +299,7 @@ def _custom_fields(settings: Settings, client: SendGridClient | None) -> CustomF
         client,
         # A dry run cannot see the account: it takes every name as creatable.
         create=settings.create_custom_fields or client is None,
+        stand_in=stand_in,
     )
     missing = registry.missing()
     if missing and not registry.create:

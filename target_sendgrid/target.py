@@ -183,6 +183,11 @@ class TargetSendGrid(SingerTarget):
             self.run.exporter.count_unsent()
         summary = self.run.summary()
         self.run.report.close()
+        if self.run.plan is not None:  # what a real run would change, list by list; nothing was written
+            for line in self.run.plan_lines():
+                self.logger.info("%s", line)
+            self.logger.info("Plan %s (nothing was written to SendGrid, no STATE): %s", outcome, json.dumps(summary))
+            return
         dry = " (dry run)" if self.settings.dry_run else ""
         self.logger.info("%s", self.run.destinations())
         self.logger.info("Export %s%s: %s", outcome, dry, json.dumps(summary))

@@ -93,5 +93,5 @@ class Cli:
 
 def logged_summary(stderr: str, outcomes: tuple[str, ...] = ("finished", "failed", "interrupted")) -> dict[str, Any]:
     """The figures of the one ``Export <outcome>: {...}`` line a run logs."""
-    [line] = [x for x in stderr.splitlines() if any(f"Export {o}" in x for o in outcomes)]
+    [line] = [x for x in stderr.splitlines() if any(f"Export {o}" in x or f"Plan {o} (" in x for o in outcomes)]
     return json.loads(line.split(": ", 1)[1])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from target_sendgrid.delivery.planning import PlanDelivery
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
 from target_sendgrid.delivery.sending import Delivery
 from target_sendgrid.delivery.watermark import StateWatermark
@@ -47,10 +48,12 @@ class Exporter:
         track_members: bool = False,
         checkpoint: Callable[[], None] = lambda: None,
         describe: Callable[[tuple[str, ...]], str] = lambda ids: str(list(ids)),
+        planning: PlanDelivery | None = None,
     ) -> None:
         self.report = report
         self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
-        self.delivery = Delivery(
+        # A plan's batches are planned, not sent: the same batches, in the same order, as a real run's.
+        self.delivery: Delivery | PlanDelivery = planning or Delivery(
             client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts, describe=describe
         )
         self.watermark = StateWatermark(write_state)

@@ -18,8 +18,8 @@ ALLOWED = {
     "sendgrid": {"sendgrid", "gunzip", "threads", ""},  # "": the package itself (its __version__)
     "singer": {"singer", "gunzip", "errors"},
     "contacts": {"contacts", "sendgrid"},
-    "delivery": {"delivery", "sendgrid", "report", "errors", "threads"},
-    "sync": {"sync", "contacts", "sendgrid", "report", "errors", "settings"},
+    "delivery": {"delivery", "sendgrid", "report", "errors", "threads", "plan"},
+    "sync": {"sync", "contacts", "sendgrid", "report", "errors", "settings", "plan"},
     "settings": {"settings", "contacts", "sendgrid"},
 }
 

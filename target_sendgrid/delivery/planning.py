@@ -1,0 +1,65 @@
+"""Planning one batch instead of sending it: what SendGrid would do with each of its contacts.
+
+Runs in the exporter's workers in the place of :class:`~target_sendgrid.delivery.sending.Delivery`,
+one batch a call, in the order the real run would send them. Contacts in none of the target
+lists are looked up (``search/emails``, primary emails only) to tell new contacts from existing
+ones; nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from target_sendgrid.delivery.request_batch import Batch
+from target_sendgrid.plan import Plan
+from target_sendgrid.report import RunReport
+from target_sendgrid.sendgrid.client import SendGridClient
+
+logger = logging.getLogger("target-sendgrid.plan")
+
+
+class PlanDelivery:
+    """Counts each batch into the plan, with the same tallies a real delivery keeps."""
+
+    def __init__(self, client: SendGridClient, report: RunReport, plan: Plan) -> None:
+        self.client = client
+        self.report = report
+        self.plan = plan
+
+    def deliver(self, batch: Batch) -> None:
+        """Plan an upsert, a removal from a list, or deletions from the account."""
+        emails = list(batch.contacts)
+        if batch.kind == "remove":
+            [list_id] = batch.list_ids
+            left = sum(self.plan.remove(email, list_id, batch.ref(email).number) for email in emails)
+            self.report.count("removed", left)
+            return
+        self._look_up(batch, emails)
+        if batch.kind == "delete":
+            deleted = sum(self.plan.delete(email, batch.ref(email).number) for email in emails)
+            self.report.count("deleted_contacts", len(emails))  # as a real run counts: one gone already included
+            logger.info(
+                "Plan: %d contacts would be deleted (%d are not in the account)", deleted, len(emails) - deleted
+            )
+            return
+        for email in emails:
+            self.plan.upsert(email, batch.list_ids, batch.ref(email).number)
+        self.report.count("exported", len(emails))
+        self.report.count_lists(batch.list_ids, len(emails))
+        batch.settled = len(emails)
+
+    def _look_up(self, batch: Batch, emails: list[str]) -> None:
+        """Tell which contacts the account has, of those SendGrid's copy of the lists does not show."""
+        unknown = self.plan.unknown(emails)
+        if not unknown:
+            return
+        found, unlooked = self.client.contact_ids(unknown)
+        self.plan.found(unknown, set(found))
+        if unlooked:
+            numbers = sorted(batch.ref(e).number for e in unlooked)
+            logger.warning(
+                "Plan: %d contacts could not be looked up (records %s: addresses no search takes); they are counted "
+                "as new to the account",
+                len(unlooked),
+                ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
+            )
