@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -51,9 +52,42 @@ class _DeadlinePassed(Exception):
 class _Retryable(Exception):
     """A 5xx answer, retried with backoff."""
 
-    def __init__(self, response: requests.Response) -> None:
+    def __init__(self, response: Answer) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
+
+
+class _TooLarge(Exception):
+    """An answer longer than MAX_ANSWER_BYTES: not read on, not retried."""
+
+
+# An API answer is read whole, so it is bounded: the largest SendGrid gives (100 contacts of a
+# search, each with up to 500 custom fields of 1,000 characters) stays under this. Downloads have
+# bounds of their own (max_download_bytes).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+
+class Answer(t.NamedTuple):
+    """An API answer, read whole within MAX_ANSWER_BYTES (decoded) and the exchange's deadline."""
+
+    status_code: int
+    reason: str
+    headers: t.Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError if it is not)."""
+        return json.loads(self.content)
+
+
+def _read_whole(response: requests.Response) -> Answer:
+    """The answer's body, chunk by chunk (gzip undone), refused past MAX_ANSWER_BYTES."""
+    body = bytearray()
+    for chunk in response.iter_content(1 << 16):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise _TooLarge
+    return Answer(response.status_code, response.reason or "", response.headers, bytes(body))
 
 
 MAX_RESET_WAIT = 120.0  # SendGrid's windows are about a minute (API notes, "Transport")
@@ -84,7 +118,7 @@ def reset_delay(headers: Any) -> float:
     return wait
 
 
-def _messages(response: requests.Response) -> tuple[str, list[dict]]:
+def _messages(response: Answer) -> tuple[str, list[dict]]:
     """SendGrid's error messages, scrubbed of addresses, and its errors list (items not objects left out)."""
     try:
         errors = response.json().get("errors") or []
@@ -168,7 +202,7 @@ class Transport:
         exc = details.get("exception")
         logger.warning("Retrying after %s (attempt %d, waiting %.1fs)", exc, details["tries"], details["wait"])
 
-    def _send_once(self, method: str, url: str, deadline: float | None = None, **kwargs: Any) -> requests.Response:
+    def _send_once(self, method: str, url: str, deadline: float | None = None, **kwargs: Any) -> Answer:
         """One exchange, whole within ``request_timeout_seconds`` and before the call's ``deadline``."""
         budget = deadlines.remaining(deadline, self.timeout)
         if budget <= 0:
@@ -181,7 +215,10 @@ class Transport:
         # data) to wherever it points, over plain http as well (README, "Reliability").
         with deadlines.Watch(budget) as watch:
             try:
-                response = self.session.request(method, url, timeout=budget, allow_redirects=False, **kwargs)
+                with self.session.request(
+                    method, url, timeout=budget, allow_redirects=False, stream=True, **kwargs
+                ) as opened:
+                    response = _read_whole(opened)
             except requests.RequestException:
                 if watch.expired:  # the watch cut a slow answer short: a timeout, retried as one
                     raise requests.Timeout(f"no whole answer within {budget:.0f}s") from None
@@ -190,13 +227,17 @@ class Transport:
             raise _Retryable(response)
         return response
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> Answer:
         """Send with retries and turn error answers into exceptions."""
         if self.read_only and method != "GET" and (method, path) not in READS:
             raise SendGridError(f"{method} {path} was not sent: this run writes nothing to SendGrid (plan)")
         headers = {**kwargs.pop("headers", {}), **self._auth}
         try:
-            response: requests.Response = self._send(method, self.api_url + path, headers=headers, **kwargs)
+            response: Answer = self._send(method, self.api_url + path, headers=headers, **kwargs)
+        except _TooLarge:
+            raise SendGridError(
+                f"{method} {path}: SendGrid's answer is longer than {MAX_ANSWER_BYTES} bytes; it was not read on"
+            ) from None
         except _DeadlinePassed:
             raise TimeoutError(f"{method} {path}: no whole answer before the deadline, retries included") from None
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
@@ -206,6 +247,8 @@ class Transport:
                 f"Could not reach {self.api_url} ({method} {path}), retries included: {type(exc).__name__}. "
                 f"Check api_url and the network.{hint}"
             ) from None
+        except requests.RequestException as exc:  # an answer that cannot be read (a Content-Encoding that lies)
+            raise SendGridError(f"{method} {path}: SendGrid's answer could not be read: {type(exc).__name__}") from None
         except _Retryable as exc:
             message, errors = _messages(exc.response)
             raise SendGridError(

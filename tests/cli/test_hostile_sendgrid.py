@@ -7,6 +7,7 @@ implausible rate-limit resets.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -129,3 +130,24 @@ def test_no_log_line_at_debug_carries_a_download_links_query(
     assert any("/_emulator/downloads/" in path and "s3cr3t" in path for _, path in hostile.requests)  # it was used
     assert "/_emulator/downloads/" in run.stderr  # urllib3 logged the download, without its query
     assert "s3cr3t" not in run.stderr
+
+
+BOMB = gzip.compress(b" " * (80 * 1024 * 1024))  # 80 MB of blanks, about 80 KB on the wire
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [(BOMB, "answer is longer than 67108864 bytes"), (b"not gzip at all", "answer could not be read")],
+    ids=["inflates-past-the-cap", "encoding-that-lies"],
+)
+def test_an_api_answer_is_read_within_a_bound_and_a_bad_encoding_is_named(
+    hostile: HostileSendGrid, emulator: SendGridEmulator, tmp_path: Path, body: bytes, said: str
+) -> None:
+    encoded = respond(200, body, {"Content-Encoding": "gzip"})
+    hostile.answer("GET", "^/v3/marketing/contacts/imports/", encoded)
+    run = run_cli(config_for(hostile, emulator), "profiles_mixed.singer", tmp_path)
+    assert run.returncode != 0
+    [error] = errors(run.stderr)[-1:]
+    assert said in error and "GET /v3/marketing/contacts/imports/" in error
+    assert "Traceback" not in run.stderr
+    assert run.states == []  # nothing confirmed, so no STATE claims it
