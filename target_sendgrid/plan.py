@@ -52,7 +52,7 @@ class Plan:
         self.names: dict[str, str] = {}  # list id -> name (set by the run)
         self.membership: Membership = lambda key: None  # set once SendGrid's copy is read
         # What the planned changes make differ from SendGrid's copy, by hash(email).
-        self._created: set[int] = set()
+        self._present: set[int] = set()  # sent by a planned upsert: in the account from then on
         self._outside: set[int] = set()  # found by look-up, in none of the target lists
         self._absent: set[int] = set()  # looked up and not found: new to the account
         self._deleted: set[int] = set()
@@ -77,7 +77,7 @@ class Plan:
 
     def _known(self, key: int) -> bool:
         return (
-            key in self._created
+            key in self._present
             or key in self._outside
             or key in self._absent
             or key in self._deleted
@@ -87,7 +87,7 @@ class Plan:
     def _exists(self, key: int) -> bool:
         if key in self._deleted:
             return False
-        return key in self._created or key in self._outside or self.membership(key) is not None
+        return key in self._present or key in self._outside or self.membership(key) is not None
 
     def _member(self, key: int, list_id: str) -> bool:
         if key in self._joined.get(list_id, ()):
@@ -103,7 +103,7 @@ class Plan:
         key = hash(email)
         with self._lock:
             action = "update" if self._exists(key) else "create"
-            self._created.add(key)
+            self._present.add(key)
             self._deleted.discard(key)
             for list_id in list_ids or (NO_LIST,):
                 joins = bool(list_id) and not self._member(key, list_id)
@@ -136,7 +136,7 @@ class Plan:
                     self._leave(key, list_id)
                     self._write(list_id, "remove", record, email=email)
             self._deleted.add(key)
-            self._created.discard(key)
+            self._present.discard(key)
             self._outside.discard(key)
             self.deletions += 1
             self._write(None, "delete", record, email=email)
