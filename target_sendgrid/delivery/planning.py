@@ -56,10 +56,9 @@ class PlanDelivery:
         found, unlooked = self.client.contact_ids(unknown)
         self.plan.found(unknown, set(found))
         if unlooked:
-            numbers = sorted(batch.ref(e).number for e in unlooked)
             logger.warning(
                 "Plan: %d contacts could not be looked up (records %s: addresses no search takes); they are counted "
                 "as new to the account",
                 len(unlooked),
-                ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
+                batch.records(unlooked),
             )

@@ -64,6 +64,11 @@ class Batch:
         """The record a contact of this batch came from."""
         return self.contacts[email][1]
 
+    def records(self, emails: list[str], most: int = 20) -> str:
+        """The record numbers these contacts came from, as a message names them (the first ``most``)."""
+        numbers = sorted(self.ref(e).number for e in emails)
+        return ", ".join(map(str, numbers[:most])) + (" ..." if len(numbers) > most else "")
+
     def body(self, emails: list[str] | None = None) -> Body:
         """The request body, from the contacts' own bytes (all of them, or these emails')."""
         keys = self.contacts if emails is None else emails

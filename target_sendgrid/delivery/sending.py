@@ -98,13 +98,12 @@ class Delivery:
         if not unlooked:
             return
         self.report.count("removals_not_looked_up", len(unlooked))
-        numbers = sorted(batch.ref(e).number for e in unlooked)
         logger.warning(
             "%d contacts could not be looked up to %s (records %s): their addresses are longer than search/emails "
             "takes and hold characters SGQL's quoting leaves undocumented; %s",
             len(unlooked),
             to,
-            ", ".join(map(str, numbers[:20])) + (" ..." if len(numbers) > 20 else ""),
+            batch.records(unlooked),
             so,
         )
 
