@@ -143,10 +143,10 @@ class Plan:
             return True
 
     def leave(self, list_id: str, members: Iterable[Mapping[str, Any]], stopped: bool) -> int:
-        """Mirror mode's stale members of a list (export rows or copy entries); ``stopped``: the safety stop.
+        """Mirror mode's stale members of a list, as ``{"id", "key"}`` (key: the email's hash).
 
-        The rows are members at the read (whether the copy was read or not): each leaves unless a
-        planned change took it out already.
+        ``stopped``: the safety stop refuses them. The rows are members at the read (whether the
+        copy was read or not): each leaves unless a planned change took it out already.
         """
         left = 0
         with self._lock:
@@ -154,7 +154,7 @@ class Plan:
             if stopped:
                 self.stopped.add(list_id)
             for row in members:
-                key = row["key"] if "key" in row else hash(str(row.get("email") or ""))
+                key = row["key"]
                 if key not in self._left.get(list_id, ()) and key not in self._deleted:
                     self._leave(key, list_id)
                     self._write(list_id, "remove", None, contact_id=str(row.get("id") or ""))

@@ -69,7 +69,7 @@ def test_a_deletion_takes_the_contact_out_of_every_list_and_a_missing_one_is_not
 
 def test_mirror_stale_members_and_the_safety_stop_are_reported_per_list() -> None:
     plan = a_plan({"a@x.io": [L1], "b@x.io": [L1]})
-    left = plan.leave(L1, [{"id": "c1", "key": hash("a@x.io")}, {"id": "c2", "email": "b@x.io"}], stopped=True)
+    left = plan.leave(L1, [{"id": "c1", "key": hash("a@x.io")}, {"id": "c2", "key": hash("b@x.io")}], stopped=True)
     assert left == 2
     one = plan.summary({})["lists"]["one"]
     assert one["remove"] == 2 and one["removal_stop"] is True
@@ -123,7 +123,7 @@ def test_a_read_only_transport_refuses_every_write_before_sending_it() -> None:
 def test_an_exports_stale_rows_leave_though_no_copy_was_read_and_none_twice() -> None:
     plan = Plan(None, "run-1")  # no SCHEMA came, so no copy: mirror judged the list from its export
     plan.lists((L1,))
-    rows = [{"id": "c1", "email": "a@x.io"}, {"id": "c2", "email": "b@x.io"}]
+    rows = [{"id": "c1", "key": hash("a@x.io")}, {"id": "c2", "key": hash("b@x.io")}]
     assert plan.leave(L1, rows, stopped=True) == 2
     assert plan.leave(L1, rows, stopped=True) == 0
     assert plan.summary({})["lists"][L1]["remove"] == 2
