@@ -240,10 +240,13 @@ class ExportRun:
 
     def plan_lines(self) -> list[str]:
         """A plan's lines for the log, one per list (none when this run is not a plan)."""
-        if self.plan is None:
-            return []
-        self.plan.close()
-        return self.plan.lines(self.report.unchanged_per_list)
+        return self.plan.lines(self.report.unchanged_per_list) if self.plan is not None else []
+
+    def close_files(self) -> None:
+        """Close the files the run writes: the rejected records, and a plan's changes."""
+        self.report.close()
+        if self.plan is not None:
+            self.plan.close()
 
 
 def _client(settings: Settings) -> SendGridClient:

@@ -182,7 +182,7 @@ class TargetSendGrid(SingerTarget):
         if outcome != "finished":
             self.run.exporter.count_unsent()
         summary = self.run.summary()
-        self.run.report.close()
+        self.run.close_files()
         if self.run.plan is not None:  # what a real run would change, list by list; nothing was written
             for line in self.run.plan_lines():
                 self.logger.info("%s", line)
