@@ -65,11 +65,12 @@ class ExportRun:
 
         ``checkpoint`` raises when the run must stop; the exporter calls it while it waits.
         """
+        # The files first: refusing a path needs no network (and no retries against an unreachable api_url).
+        report = RunReport(settings.rejected_records_path)
+        plan = Plan(settings.plan_path, report.run_id) if settings.plan else None
         client = None if settings.dry_run else _client(settings)
         if client is not None:
             _check_scopes(client)
-        report = RunReport(settings.rejected_records_path)
-        plan = Plan(settings.plan_path, report.run_id) if settings.plan else None
         stand_in = new_id if plan is not None else None  # a plan creates nothing: it names what it would
         custom_fields = _custom_fields(settings, client, stand_in)
         segment_lists = settings.segment_lists

@@ -278,3 +278,20 @@ def test_past_max_contacts_the_plan_is_printed_then_refused(emulator: SendGridEm
     lines = run.stderr.splitlines()
     assert any("Plan for list 'list 0'" in x for x in lines)
     assert "max_contacts=100" in lines[-1] and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("where", ["a folder", "a link"])
+def test_a_plan_path_that_is_no_file_is_refused_before_anything_is_sent(
+    emulator: SendGridEmulator, tmp_path: Path, where: str
+) -> None:
+    path = tmp_path / "plans"
+    if where == "a folder":
+        path.mkdir()
+    else:
+        path.symlink_to(tmp_path / "elsewhere.jsonl")
+    config = {**target_config(emulator), "plan": True, "plan_path": str(path)}
+    run = run_cli(config, scenario(tmp_path, singer_lines(5)), tmp_path)
+    assert run.returncode != 0
+    assert f"plan_path {path}:" in run.stderr.splitlines()[-1] and "Traceback" not in run.stderr
+    assert emulator.requests_made() == []  # refused before the key check: nothing reached SendGrid
+    assert not (tmp_path / "elsewhere.jsonl").exists()
