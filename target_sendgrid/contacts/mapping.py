@@ -45,9 +45,9 @@ class Rejected(Exception):
 
 def normalise_email(value: Any) -> str:
     """Trim and lower-case an address; raise :class:`Rejected` unless SendGrid would take it."""
-    if value is None or value == "":
+    email = "" if value is None else str(value).strip().lower()
+    if not email:  # null, "" and blanks alike: no value
         raise Rejected("missing email")
-    email = str(value).strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_RE.match(email):
         raise Rejected("invalid email")
     return email
@@ -58,22 +58,32 @@ def _key(name: str) -> str:
 
 
 def resolve_mapping(configured: Mapping[str, str] | None, properties: Iterable[str]) -> dict[str, str]:
-    """SendGrid field -> record property, from the configuration or by common names."""
-    if configured:
-        unknown = sorted(set(configured) - set(MAPPABLE_FIELDS))
-        if unknown:
-            raise ValueError(
-                f"field_mapping names unknown SendGrid fields {unknown}; known fields: {sorted(MAPPABLE_FIELDS)}"
-                " (custom fields go in custom_field_mapping)"
-            )
-        return dict(configured)
-    by_key = {_key(p): p for p in properties}
+    """SendGrid field -> record property: ``configured`` field by field, every other field by common names.
+
+    A partial ``field_mapping`` overrides only the fields it names: the rest are still matched
+    by name, so ``{"first_name": "given"}`` keeps finding ``email``. A property that the
+    configuration feeds to one field is not matched by name to another.
+    """
+    configured = dict(configured or {})
+    unknown = sorted(set(configured) - set(MAPPABLE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"field_mapping names unknown SendGrid fields {unknown}; known fields: {sorted(MAPPABLE_FIELDS)}"
+            " (custom fields go in custom_field_mapping)"
+        )
+    taken = set(configured.values())
+    by_key: dict[str, str] = {}
+    for prop in properties:
+        if prop not in taken:
+            by_key[_key(prop)] = prop
     mapping = {}
     for sendgrid_field, names in COMMON_NAMES.items():
+        if sendgrid_field in configured:
+            continue
         found = next((by_key[n] for n in (_key(sendgrid_field), *names) if n in by_key), None)
         if found is not None:
             mapping[sendgrid_field] = found
-    return mapping
+    return {**mapping, **configured}
 
 
 class ContactMapper:
@@ -102,19 +112,22 @@ class ContactMapper:
             if value is None:
                 continue  # an absent value leaves SendGrid's unchanged
             text = value.strip() if type(value) is str else as_text(value)
+            if not text:
+                continue  # "" and blanks are no value too, like null (docs/contract.md, "No value")
             if limit is not None and len(text) > limit:
                 text = text[:limit]
                 truncated += 1
             contact[sendgrid_field] = text
-        if self._alternates is not None and record.get(self._alternates) is not None:
-            contact["alternate_emails"] = self._alternate_emails(record[self._alternates], contact["email"])
+        alternates = record.get(self._alternates) if self._alternates is not None else None
+        if alternates is not None and not (type(alternates) is str and not alternates.strip()):
+            contact["alternate_emails"] = self._alternate_emails(alternates, contact["email"])
         dropped: list[tuple[str, str]] = []
         if self.custom_fields:
             custom: dict[str, Any] = {}
             for field in self.custom_fields:
                 value = record.get(field.prop)
-                if value is None:
-                    continue
+                if value is None or (type(value) is str and not value.strip()):
+                    continue  # no value: SendGrid's is left alone, whatever the field's type
                 try:
                     custom[field.id], cut = convert(value, field.field_type)
                 except Unconvertible as exc:
