@@ -43,6 +43,9 @@ class SingerTarget(Target):
         self.cursor = RecordCursor()
         self._record_done = False
         self._direct: dict[str, SingerSink | None] = {}  # stream -> its sink on the direct path, or None
+        # stream -> its current table version (the last ACTIVATE_VERSION or versioned RECORD): what a
+        # BATCH file's records belong to, since the files carry no version (docs/contract.md, "BATCH").
+        self._table_versions: dict[str, t.Any] = {}
         super().__init__(*args, **kwargs)
         if isinstance(self.message_reader, SingerInputReader):
             self.message_reader.on_error = self.on_input_error
@@ -139,6 +142,7 @@ class SingerTarget(Target):
     def _process_activate_version_message(self, message_dict: dict) -> None:
         # The SDK's handling is for SQL sinks (and warns about _sdc_ properties).
         _requires(message_dict, {"stream", "version"})
+        self._table_versions[message_dict["stream"]] = message_dict["version"]
         self.activate_version(message_dict["stream"], message_dict["version"])
 
     @override
@@ -147,8 +151,12 @@ class SingerTarget(Target):
         # each record of a batch file takes the RECORD path instead, one line at a time.
         _requires(message_dict, {"stream", "encoding", "manifest"})
         stream = message_dict["stream"]
+        # A record of a batch file belongs to the stream's current table version, as a RECORD would.
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": stream}
+        if isinstance(stream, str) and (version := self._table_versions.get(stream)) is not None:
+            message["version"] = version
         for record in batch_records(stream, message_dict["encoding"], message_dict["manifest"]):
-            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+            self._process_record_message({**message, "record": record})
             self.guard.check()  # a signal stops the reading between records, as between messages
 
     @override
@@ -168,7 +176,10 @@ class SingerTarget(Target):
         cursor.reached_sink = False
         self._record_done = False  # set once the record is handed over, before any drain for age
         stream = message_dict.get("stream")
-        self.before_record(stream, message_dict.get("version"))  # type: ignore[arg-type]
+        version = message_dict.get("version")
+        if version is not None and type(stream) is str:
+            self._table_versions[stream] = version
+        self.before_record(stream, version)  # type: ignore[arg-type]
         try:
             sink = self._direct[stream]  # type: ignore[index]
         except KeyError:
