@@ -60,6 +60,11 @@ class Exporter:
         self.batch_size = min(batch_size, MAX_BATCH_CONTACTS)
         self.max_request_bytes = max_request_bytes
         self.max_contacts = max_contacts
+        # Under a ceiling the run is all or nothing: full batches are sealed, in order, and held until the
+        # input ends; only then is it known whether the run stays within max_contacts (docs/contract.md).
+        self._holding = bool(max_contacts)
+        self._sealed: list[Batch] = []
+        self._over_ceiling = 0  # contacts dropped, unsent, once the input held more than max_contacts
         self.max_deletions = max_deletions
         self._lock = threading.Lock()  # guards the batches' membership and the watermark
         self._open: dict[BatchKey, Batch] = {}
@@ -97,13 +102,10 @@ class Exporter:
             contact = merge(batch.remove(email), contact)  # type: ignore[arg-type]
             self.report.count("superseded")
             self._accepted -= 1
-        part = encode(contact)
         if self.max_contacts and self._accepted >= self.max_contacts:
-            raise MaxContactsExceeded(
-                f"This run would export more than max_contacts={self.max_contacts} contacts (SendGrid's recommended "
-                "ceiling per export). Nothing beyond it was sent. Split the export, or raise or disable "
-                "(0) max_contacts."
-            )
+            self._past_ceiling()  # nothing will be sent: the contact is only counted
+            return
+        part = encode(contact)
         with self._lock:
             added = batch is not None and batch.add(email, part, ref)
         if not added:
@@ -119,10 +121,25 @@ class Exporter:
         if self.members is not None:
             self.note_members(email, list_ids)
 
+    def _past_ceiling(self) -> None:
+        """The input holds more contacts than max_contacts: drop what is held (memory), count the rest."""
+        self._accepted += 1
+        self._over_ceiling += 1
+        if self._sealed or self._open:
+            with self._lock:
+                held = [*self._sealed, *self._open.values()]
+                self._over_ceiling += sum(len(b.contacts) for b in held if b.kind == "upsert")
+                self._sealed = []
+                self._open = {}
+
     def holds(self, email: str) -> bool:
         """Whether a batch not yet finished holds this email (a later record of it must follow it)."""
         with self._lock:
-            return email in self._emails_in_flight or any(email in b.contacts for b in self._open.values())
+            return (
+                email in self._emails_in_flight
+                or any(email in b.contacts for b in self._open.values())
+                or any(email in b.contacts for b in self._sealed)
+            )
 
     def note_members(self, email: str, list_ids: tuple[str, ...]) -> None:
         """For mirror mode: a contact of these lists in this run (queued, or unchanged and not sent)."""
@@ -133,6 +150,8 @@ class Exporter:
     def remove(self, email: str, list_id: str, ref: RecordRef) -> None:
         """Queue the removal of a contact from a list (the contact itself stays)."""
         self._raise_if_failed()
+        if self._over_ceiling:
+            return  # nothing will be sent
         key = ("remove", (list_id,))
         self._submit_open_holding(email, key, lambda k: k[0] == "upsert" and list_id in k[1])  # upsert first
         batch = self._open.get(key)
@@ -149,6 +168,8 @@ class Exporter:
     def delete(self, email: str, ref: RecordRef) -> None:
         """Queue the deletion of a contact from the account: sent at the end of the input (see ``close``)."""
         self._raise_if_failed()
+        if self._over_ceiling:
+            return  # nothing will be sent
         batch = self._open.get(DELETE_KEY) or self._new_batch(DELETE_KEY, ref.number, unbounded=True)
         if email not in batch.contacts:
             with self._lock:
@@ -180,9 +201,36 @@ class Exporter:
         for key in [k for k, b in self._open.items() if b.contacts and (deletions or k != DELETE_KEY)]:
             self._submit(key)
 
+    @property
+    def holding(self) -> bool:
+        """Whether batches are held back until the input ends (a max_contacts ceiling)."""
+        return self._holding
+
+    def release(self) -> None:
+        """At the end of the input under a ceiling: send every held batch, in order, or none of them.
+
+        Raises MaxContactsExceeded, with the count seen, when the input held more contacts than
+        max_contacts: nothing was sent, and no STATE moved.
+        """
+        if not self._holding:
+            return
+        if self._over_ceiling:
+            raise MaxContactsExceeded(
+                f"The input holds {self._accepted} contacts to export, more than max_contacts={self.max_contacts} "
+                "(SendGrid's recommended ceiling per export): nothing was sent. Split the export (segments, "
+                "segment_lists, one pipeline each), or raise or disable (0) max_contacts."
+            )
+        self._holding = False
+        for key in [k for k, b in self._open.items() if b.contacts and k != DELETE_KEY]:
+            self._seal(key)
+        sealed, self._sealed = self._sealed, []
+        for batch in sealed:
+            self._send(batch)
+
     def settle(self, deletions: bool = False) -> None:
         """Send every open batch and wait until every job has finished; STATE moves on as they do."""
         try:
+            self.release()
             self.flush(deletions)
             while wait(self._futures, timeout=0.5).not_done:  # waking up to notice a signal
                 self._checkpoint()
@@ -238,13 +286,14 @@ class Exporter:
         rejected from them). Called once, for the summary.
         """
         with self._lock:
-            batches = [b for b in (*self._open.values(), *self._in_flight) if b.kind == "upsert"]
-            self.report.count("not_sent", sum(len(b.contacts) - b.settled for b in batches))
+            batches = [b for b in (*self._open.values(), *self._sealed, *self._in_flight) if b.kind == "upsert"]
+            unsent = sum(len(b.contacts) - b.settled for b in batches) + self._over_ceiling
+            self.report.count("not_sent", unsent)
 
     def holds_record(self, number: int) -> bool:
         """Whether a batch not yet finished holds record ``number`` (it is accounted for with that batch)."""
         with self._lock:
-            batches = (*self._open.values(), *self._in_flight)
+            batches = (*self._open.values(), *self._sealed, *self._in_flight)
             return any(ref.number == number for b in batches if b.kind == "upsert" for _, ref in b.contacts.values())
 
     def failed_with(self, exc: BaseException) -> bool:
@@ -263,12 +312,24 @@ class Exporter:
         return batch
 
     def _submit(self, key: BatchKey) -> None:
+        if self._holding:
+            self._seal(key)
+        else:
+            with self._lock:
+                batch = self._open.pop(key)
+            self._send(batch)
+
+    def _seal(self, key: BatchKey) -> None:
+        """Hold a batch, in order, until the input ends (a ceiling); its key may open a new batch."""
+        with self._lock:
+            self._sealed.append(self._open.pop(key))
+
+    def _send(self, batch: Batch) -> None:
         # Bounded overlap: wait for a free slot, waking up to notice a failed batch.
         while not self._slots.acquire(timeout=0.5):
             self._raise_if_failed()
             self._checkpoint()
         with self._lock:
-            batch = self._open.pop(key)
             self._in_flight.add(batch)
             # A contact still in flight in an earlier batch must land first, so later values win.
             earlier = {self._emails_in_flight[e] for e in batch.contacts if e in self._emails_in_flight}
@@ -300,7 +361,9 @@ class Exporter:
 
     def _advance_watermark(self) -> None:
         """Let STATE move up to the oldest record still in a batch (caller holds the lock)."""
-        pending = [b.first_record for b in (*self._open.values(), *self._in_flight) if b.contacts]
+        if self._over_ceiling:
+            return  # past max_contacts nothing is sent, so nothing after the last STATE is settled
+        pending = [b.first_record for b in (*self._open.values(), *self._sealed, *self._in_flight) if b.contacts]
         self.watermark.advance(min(pending) if pending else None)
 
     def _raise_if_failed(self) -> None:

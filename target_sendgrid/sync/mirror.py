@@ -43,6 +43,10 @@ class Deliveries(Protocol):
 
     members: dict[str, set[str]] | None  # list id -> emails this run exported to it
 
+    @property
+    def holding(self) -> bool:
+        """Whether nothing is sent until the input ends (a max_contacts ceiling)."""
+
     def settle(self) -> None:
         """Send what is queued and wait until every job has finished."""
 
@@ -78,6 +82,7 @@ class MirrorMode:
         self.versions = TableVersions(settings.mirror_close_at_end_of_input)
         self.record_version: Any = None  # the current record's table version
         self._stamp: CustomField | None = None
+        self._completed: list[tuple[str, Any]] = []  # versions complete while the exporter held every batch
 
     @staticmethod
     def check_stamp_field(name: str, registry: CustomFieldRegistry) -> None:
@@ -107,6 +112,12 @@ class MirrorMode:
         """Stamp a contact bound for the run's lists with its record's table version."""
         contact.setdefault("custom_fields", {})[self.stamp_field().id] = self.record_version
 
+    def existing_stamp_field(self) -> CustomField | None:
+        """The stamp's custom field if the account has it already (nothing is created)."""
+        if self._stamp is None and self.field.lower() in self.custom_fields.by_name:
+            return self.stamp_field()
+        return self._stamp
+
     def stamp_field(self) -> CustomField:
         """The stamp's custom field, created if the account lacks it."""
         if self._stamp is None:
@@ -116,7 +127,13 @@ class MirrorMode:
     def activate_version(self, stream: str, version: Any) -> None:
         """An ACTIVATE_VERSION: a completed version removes older members (STATE after it waits)."""
         complete = self.versions.activate(stream, version)
-        if complete is not None:
+        if complete is not None and self.exporter.holding:
+            # Under max_contacts nothing is sent before the input ends: the removals wait for the stamps.
+            logger.info(
+                "Stream '%s': table version %s complete; its removals wait for the end of the input", stream, version
+            )
+            self._completed.append((stream, complete))
+        elif complete is not None:
             self.exporter.settle()  # the stamps are in SendGrid before the lists are judged
             self._remove_older(stream, complete, "its ACTIVATE_VERSION followed its records")
         else:
@@ -128,6 +145,8 @@ class MirrorMode:
 
         ``copy`` is skip_unchanged's read of the lists at start: the unversioned removals use it.
         """
+        for stream, version in self._completed:
+            self._remove_older(stream, version, "its ACTIVATE_VERSION followed its records")
         if self.versioned or self.versions.open:
             complete, left_open = self.versions.at_end()
             for stream, version in complete:

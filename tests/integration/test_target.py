@@ -14,7 +14,7 @@ from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.api_errors import AuthError
 from target_sendgrid.sendgrid.client import SendGridClient
 from tests.conftest import run_cli
-from tests.support import API_KEY, expected_emails, run_target, singer_lines, target_config
+from tests.support import API_KEY, accounted, expected_emails, run_target, singer_lines, target_config
 
 
 def test_exports_the_segment_with_mapped_fields(emulator: SendGridEmulator, tmp_path) -> None:
@@ -183,13 +183,29 @@ def test_failed_jobs_are_submitted_again(emulator: SendGridEmulator) -> None:
     assert run.summary["jobs_resubmitted"] > 0
 
 
-def test_max_contacts_stops_before_sending_beyond_it(emulator: SendGridEmulator) -> None:
+def test_max_contacts_is_all_or_nothing(emulator: SendGridEmulator) -> None:
+    """An input with more contacts than the ceiling sends none of them, names the count, and moves no STATE."""
     config = target_config(emulator, max_contacts=1500, batch_size=1000)
-    run = run_target(config, singer_lines(3_000, state_every=500), expect_error=True)
-    assert "max_contacts=1500" in str(run.error)
-    assert len(emulator.list_emails(config["list_id"])) == 1500
-    # What came before the ceiling was settled, and its STATE written.
-    assert run.states and run.states[-1]["bookmarks"]["profiles"]["replication_key_value"] <= 1500
+    lines = singer_lines(3_000, state_every=500)
+    run = run_target(config, lines, expect_error=True)
+    valid = len(expected_emails(3_000))
+    assert f"The input holds {valid} contacts to export, more than max_contacts=1500" in str(run.error)
+    assert "nothing was sent" in str(run.error)
+    assert emulator.list_emails(config["list_id"]) == set()
+    assert [r for r in emulator.requests_made() if r["method"] != "GET"] == []
+    assert run.states == []
+    summary = run.summary
+    assert summary["not_sent"] == valid and summary["exported"] == 0
+    assert accounted(summary) == 3_000
+
+
+def test_max_contacts_within_the_ceiling_sends_everything_at_the_end(emulator: SendGridEmulator) -> None:
+    config = target_config(emulator, max_contacts=3_000, batch_size=1000)
+    run = run_target(config, singer_lines(3_000, state_every=500))
+    assert emulator.list_emails(config["list_id"]) == expected_emails(3_000)
+    upserts = [r for r in emulator.requests_made() if r["method"] == "PUT"]
+    assert len(upserts) == run.summary["upserts"] == 3  # still full batches, sent once the input ended
+    assert run.states[-1]["bookmarks"]["profiles"]["replication_key_value"] == 3_000
 
 
 def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmulator) -> None:
