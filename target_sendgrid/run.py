@@ -69,6 +69,8 @@ class ExportRun:
         report = RunReport(settings.rejected_records_path)
         plan = Plan(settings.plan_path, report.run_id) if settings.plan else None
         client = None if settings.dry_run else _client(settings)
+        if settings.dry_run or plan is not None:
+            write_state = _no_state  # nothing was sent, so nothing is settled: no STATE may say it was
         if client is not None:
             _check_scopes(client)
         stand_in = new_id if plan is not None else None  # a plan creates nothing: it names what it would
@@ -90,7 +92,6 @@ class ExportRun:
         if plan is not None:
             assert client is not None  # a plan is never a dry run (settings.check)
             planning = _start_plan(plan, router, custom_fields, client, report)
-            write_state = _no_state  # a plan settled nothing: no STATE may say it did
         exporter = Exporter(
             client,
             report,
@@ -150,8 +151,11 @@ class ExportRun:
         plan = self.plan
         if not self.skip_unchanged and plan is None:
             return None
-        if self.mirror is not None:  # records may carry table versions: the stamp is a value to compare too
-            custom = (*custom, self.mirror.stamp_field())
+        if self.mirror is not None and (stamp := self.mirror.existing_stamp_field()) is not None:
+            # Records may carry table versions: the stamp is a value to compare too. A field the account
+            # lacks is not created for this (only a stamped contact creates it): no member has a stamp then,
+            # and SendGridCopy sends every contact that carries one.
+            custom = (*custom, stamp)
         if not self._copy_read:
             self._copy_read = True
             assert self.client is not None
@@ -200,9 +204,9 @@ class ExportRun:
                 f"spaces. Segment names seen in the input: {seen[:50] or 'none'}."
             )
         counts = self.report.counts
-        if not counts["exported"] and not counts["removed"] and counts["unchanged"] < self.cursor.number:
+        # A run whose contacts SendGrid already had is not empty: it found the lists as they should be.
+        if not any(counts[done] for done in ("exported", "removed", "unchanged", "deleted_contacts")):
             went = {
-                "unchanged (SendGrid has them already)": counts["unchanged"],
                 "filtered_by_segment": counts["filtered_segment"],
                 "filtered_by_stream_map": counts["filtered_map"],
                 "rejected": sum(self.report.rejected.values()),
@@ -220,7 +224,12 @@ class ExportRun:
             f"{n} to list {self.router.describe(i)}" if i else f"{n} to no list"
             for i, n in sorted(report.per_list.items())
         ]
-        text = "Contacts exported: " + ("; ".join(went) if went else "none") + "."
+        lead = (
+            "Contacts that would be exported (dry run, nothing was sent): "
+            if self.settings.dry_run
+            else "Contacts exported: "
+        )
+        text = lead + ("; ".join(went) if went else "none") + "."
         if unchanged := report.counts["unchanged"]:
             text += f" {unchanged} unchanged, already in SendGrid (skip_unchanged)."
         rejected = sum(report.rejected.values())
@@ -262,7 +271,7 @@ def _client(settings: Settings) -> SendGridClient:
 
 
 def _no_state(state: dict) -> None:
-    """A plan's STATE writer: it writes none."""
+    """The STATE writer of a dry run or a plan: it writes none (the next real run starts where the last one ended)."""
 
 
 def _start_plan(
@@ -305,6 +314,8 @@ def _custom_fields(
         create=settings.create_custom_fields or client is None,
         stand_in=stand_in,
     )
+    if conflicts := registry.type_conflicts():
+        raise ConfigValidationError("custom field of another type", errors=conflicts)
     missing = registry.missing()
     if missing and not registry.create:
         raise ConfigValidationError(

@@ -52,7 +52,7 @@ class SendGridSink(SingerSink):
             self.logger.info("Stream '%s' maps SendGrid fields to properties: %s", stream_name, mapping)
         fields = tuple(f for f in mapping if f != "email" and mapping[f] in properties)
         self._copy = self.run.sendgrid_copy(stream_name, fields, tuple(self.mapper.custom_fields))
-        wanted = {**mapping, **settings.custom_field_mapping}
+        wanted = {**mapping, **self.run.custom_fields.mapping}
         absent = {field: prop for field, prop in wanted.items() if prop not in properties and field != "email"}
         if absent:
             self.logger.warning(

@@ -58,13 +58,15 @@ class CustomFieldRegistry:
 
     def __init__(
         self,
-        mapping: Mapping[str, str],
+        mapping: Mapping[str, str | Mapping[str, str]],
         definitions: list[dict],
         client: SendGridClient | None,
         create: bool,
         stand_in: Callable[[str], str] | None = None,
     ) -> None:
-        self.mapping = dict(mapping)
+        # custom_field_mapping's entries: a property's name, or {"property", "type"} (the type to create).
+        self.mapping = {name: e if isinstance(e, str) else e["property"] for name, e in mapping.items()}
+        self.declared = {name: e["type"] for name, e in mapping.items() if not isinstance(e, str) and e.get("type")}
         self.client = client  # None: dry run, nothing is created
         self.create = create
         self.by_name = {d["name"].lower(): d for d in definitions}
@@ -75,6 +77,16 @@ class CustomFieldRegistry:
     def missing(self) -> list[str]:
         """Mapped names the account does not have."""
         return [n for n in self.mapping if n.lower() not in self.by_name]
+
+    def type_conflicts(self) -> list[str]:
+        """A refusal per declared type that the account's field of that name does not have."""
+        return [
+            f"custom_field_mapping declares {name} as {kind}, but this SendGrid account has it as a "
+            f"{self.by_name[name.lower()]['field_type']} field, and SendGrid cannot change a field's type: declare "
+            f"{self.by_name[name.lower()]['field_type']}, or map another field name."
+            for name, kind in self.declared.items()
+            if name.lower() in self.by_name and self.by_name[name.lower()]["field_type"] != kind
+        ]
 
     def account_fields(self) -> str:
         """The account's custom fields, for error messages."""
@@ -88,7 +100,18 @@ class CustomFieldRegistry:
                 continue
             definition = self.by_name.get(name.lower())
             if definition is None:
-                definition = self._create(name, infer_type(properties[prop]))
+                kind = self.declared.get(name) or infer_type(properties[prop])
+                definition = self._create(name, kind)
+                if name not in self.declared and kind == "Text":
+                    logger.warning(
+                        "Custom field %s is created as Text, from property '%s' of the stream's schema; SendGrid "
+                        "cannot change its type later. To make it a Number or a Date, declare it in "
+                        'custom_field_mapping: {"%s": {"property": "%s", "type": "Number"}}',
+                        name,
+                        prop,
+                        name,
+                        prop,
+                    )
             fields.append(CustomField(definition["id"], definition["name"], definition["field_type"], prop))
         return fields
 

@@ -34,12 +34,17 @@ class PlanDelivery:
             left = sum(self.plan.remove(email, list_id, batch.ref(email).number) for email in emails)
             self.report.count("removed", left)
             return
-        self._look_up(batch, emails)
+        unlooked = self._look_up(batch, emails)
         if batch.kind == "delete":
             deleted = sum(self.plan.delete(email, batch.ref(email).number) for email in emails)
-            self.report.count("deleted_contacts", len(emails))  # as a real run counts: one gone already included
+            counted = len(emails) - len(unlooked)  # as a real run counts: one gone already included
+            self.report.count("deleted_contacts", counted)
+            # The real run's line, in the conditional: the same numbers as the summary's deleted_contacts.
             logger.info(
-                "Plan: %d contacts would be deleted (%d are not in the account)", deleted, len(emails) - deleted
+                "Plan: %d contacts would be deleted from the account, every list with them, for records flagged "
+                "deleted (%d are gone already; deleted_contacts counts both)",
+                deleted,
+                counted - deleted,
             )
             return
         for email in emails:
@@ -48,11 +53,14 @@ class PlanDelivery:
         self.report.count_lists(batch.list_ids, len(emails))
         batch.settled = len(emails)
 
-    def _look_up(self, batch: Batch, emails: list[str]) -> None:
-        """Tell which contacts the account has, of those SendGrid's copy of the lists does not show."""
+    def _look_up(self, batch: Batch, emails: list[str]) -> list[str]:
+        """Tell which contacts the account has, of those SendGrid's copy of the lists does not show.
+
+        Returns the addresses no search could take (a real run cannot act on them either).
+        """
         unknown = self.plan.unknown(emails)
         if not unknown:
-            return
+            return []
         found, unlooked = self.client.contact_ids(unknown)
         self.plan.found(unknown, set(found))
         if unlooked:
@@ -62,3 +70,4 @@ class PlanDelivery:
                 len(unlooked),
                 batch.records(unlooked),
             )
+        return unlooked

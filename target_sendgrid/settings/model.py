@@ -30,7 +30,7 @@ class Settings:
     list_id: str | None
     list_name: str | None
     field_mapping: Mapping[str, str] | None
-    custom_field_mapping: Mapping[str, str]
+    custom_field_mapping: Mapping[str, Any]  # name -> property, or {"property", "type"}
     create_custom_fields: bool
     segments: tuple[str, ...]
     segment_property: str
@@ -92,7 +92,7 @@ def _as_kind(kind: Any, value: Any) -> Any:
             return False
         if typing.get_origin(kind) is tuple:
             return ()
-        if kind == Mapping[str, str]:
+        if kind in (Mapping[str, str], Mapping[str, Any]):
             return {}
         return None
     if kind is bool:
@@ -103,6 +103,6 @@ def _as_kind(kind: Any, value: Any) -> Any:
         return float(value) if isinstance(value, (int, float, Decimal)) else value
     if typing.get_origin(kind) is tuple:
         return tuple(value)
-    if kind in (Mapping[str, str], Mapping[str, str] | None):
+    if kind in (Mapping[str, str], Mapping[str, str] | None, Mapping[str, Any]):
         return dict(value)
     return value

@@ -14,6 +14,24 @@ from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH
 # Just under SendGrid's 6 MB body cap, leaving room for headers and rounding.
 DEFAULT_MAX_REQUEST_BYTES = 5_900_000
 
+# The custom field types SendGrid has (docs/sendgrid-api.md, "Custom fields").
+CUSTOM_FIELD_TYPES = ("Text", "Number", "Date")
+# One entry of custom_field_mapping: a property's name, or the property with the type to create.
+CUSTOM_FIELD_ENTRY = {
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "properties": {
+                "property": {"type": "string"},
+                "type": {"type": "string", "enum": list(CUSTOM_FIELD_TYPES)},
+            },
+            "required": ["property"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
 CONFIG_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "api_key",
@@ -45,17 +63,20 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
     ),
     th.Property(
         "custom_field_mapping",
-        th.ObjectType(additional_properties=th.StringType),
-        description='SendGrid custom field *name* -> record property, e.g. {"lifetime_value": "ltv"}. '
-        "Names are resolved to SendGrid's field ids at start; values are converted to the field's type "
-        "(Number, Date as ISO-8601, Text of at most 1,000 characters).",
+        th.ObjectType(additional_properties=th.CustomType(CUSTOM_FIELD_ENTRY)),
+        description='SendGrid custom field *name* -> record property, e.g. {"lifetime_value": "ltv"}, or an '
+        'object that also declares the type create_custom_fields gives it: {"lifetime_value": {"property": '
+        '"ltv", "type": "Number"}} (Text, Number or Date). Names are resolved to SendGrid\'s field ids at start '
+        "(a declared type the account's field does not have is refused); values are converted to the field's "
+        "type (Number, Date as ISO-8601, Text of at most 1,000 characters).",
     ),
     th.Property(
         "create_custom_fields",
         th.BooleanType,
         default=False,
-        description="Create mapped custom fields that do not exist, typed from the stream's JSON schema: "
-        "number/integer -> Number, format date or date-time -> Date, anything else -> Text.",
+        description="Create mapped custom fields that do not exist, of the type custom_field_mapping declares, "
+        "else typed from the stream's JSON schema: number/integer -> Number, format date or date-time -> Date, "
+        "anything else -> Text (a type SendGrid cannot change later: declare it for string-typed taps).",
     ),
     th.Property(
         "segments",

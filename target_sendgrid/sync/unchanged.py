@@ -53,7 +53,9 @@ def read_copy(
             # A list a plan would create has no members yet (and no id to export it by).
             rows = () if list_id in router.new_lists else client.list_members(list_id, timeout)
             read = copy.load(list_id, rows)
-            logger.info("skip_unchanged: list %s has %d members", router.describe(list_id), read)
+            logger.info(
+                "%s: list %s has %d members", "Plan" if required else "skip_unchanged", router.describe(list_id), read
+            )
     except Interrupted:
         raise
     except Exception as exc:  # failing to read costs only speed: everything is sent
@@ -83,6 +85,7 @@ class SendGridCopy:
     ) -> None:
         self.fields = fields  # reserved fields the stream maps, email excepted
         self.custom = custom  # custom fields the stream feeds (the mirror stamp included)
+        self._custom_ids = frozenset(c.id for c in custom)
         self.bits = {list_id: 1 << n for n, list_id in enumerate(list_ids[:MAX_LISTS])}
         self.members: dict[int, int] = {}  # hash(email) -> value hash << MAX_LISTS | list bits
         # Mirror mode: hash(email) -> contact id, so the same read serves its removals.
@@ -130,6 +133,8 @@ class SendGridCopy:
         known = self.members.get(hash(contact["email"]))
         if known is None or known >> MAX_LISTS != self._contact_hash(contact):
             return False
+        if not self._custom_ids.issuperset(contact.get("custom_fields") or ()):
+            return False  # a value this copy did not read (a mirror stamp in a field created since): send it
         wanted = 0
         for list_id in list_ids:
             bit = self.bits.get(list_id)
