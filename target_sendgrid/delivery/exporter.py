@@ -79,6 +79,8 @@ class Exporter:
         )
         # For mirror mode: list id -> emails this run exported to it.
         self.members: dict[str, set[str]] | None = {} if track_members else None
+        # And list id -> emails this run took out of it (and did not send to it again).
+        self.left: dict[str, set[str]] | None = {} if track_members else None
 
     # --- called by the sinks and the target (main thread) -----------------------------
 
@@ -132,20 +134,12 @@ class Exporter:
                 self._sealed = []
                 self._open = {}
 
-    def holds(self, email: str) -> bool:
-        """Whether a batch not yet finished holds this email (a later record of it must follow it)."""
-        with self._lock:
-            return (
-                email in self._emails_in_flight
-                or any(email in b.contacts for b in self._open.values())
-                or any(email in b.contacts for b in self._sealed)
-            )
-
     def note_members(self, email: str, list_ids: tuple[str, ...]) -> None:
         """For mirror mode: a contact of these lists in this run (queued, or unchanged and not sent)."""
-        if self.members is not None:
+        if self.members is not None and self.left is not None:
             for list_id in list_ids:
                 self.members.setdefault(list_id, set()).add(email)
+                self.left.get(list_id, set()).discard(email)
 
     def remove(self, email: str, list_id: str, ref: RecordRef) -> None:
         """Queue the removal of a contact from a list (the contact itself stays)."""
@@ -162,8 +156,9 @@ class Exporter:
         if email not in batch.contacts:
             with self._lock:
                 batch.add(email, b"", ref)
-        if self.members is not None:
+        if self.members is not None and self.left is not None:
             self.members.get(list_id, set()).discard(email)
+            self.left.setdefault(list_id, set()).add(email)
 
     def delete(self, email: str, ref: RecordRef) -> None:
         """Queue the deletion of a contact from the account: sent at the end of the input (see ``close``)."""

@@ -29,6 +29,8 @@ from target_sendgrid.sendgrid.export_files import custom_value
 logger = logging.getLogger("target-sendgrid.unchanged")
 
 MAX_LISTS = 32  # list memberships kept as bits beside the hash
+_TOUCHED = 1 << MAX_LISTS  # this run queued a change of the member: the copy no longer says what SendGrid has
+_VALUES = MAX_LISTS + 1  # where the hash of the member's values starts
 
 
 def read_copy(
@@ -87,7 +89,7 @@ class SendGridCopy:
         self.custom = custom  # custom fields the stream feeds (the mirror stamp included)
         self._custom_ids = frozenset(c.id for c in custom)
         self.bits = {list_id: 1 << n for n, list_id in enumerate(list_ids[:MAX_LISTS])}
-        self.members: dict[int, int] = {}  # hash(email) -> value hash << MAX_LISTS | list bits
+        self.members: dict[int, int] = {}  # hash(email) -> value hash << _VALUES | _TOUCHED | list bits
         # Mirror mode: hash(email) -> contact id, so the same read serves its removals.
         self.ids: dict[int, str] | None = {} if keep_ids and len(list_ids) <= MAX_LISTS else None
 
@@ -107,10 +109,10 @@ class SendGridCopy:
                 self.ids[key] = str(row["id"])
             values = self._row_hash(row)
             known = self.members.get(key)
-            if known is not None and known >> MAX_LISTS == values:
+            if known is not None and known >> _VALUES == values:
                 self.members[key] = known | bit
             else:
-                self.members[key] = values << MAX_LISTS | bit
+                self.members[key] = values << _VALUES | bit
         return read
 
     def members_of(self, list_id: str) -> Iterator[dict[str, Any]]:
@@ -131,7 +133,7 @@ class SendGridCopy:
     def is_current(self, contact: dict[str, Any], list_ids: tuple[str, ...]) -> bool:
         """Whether SendGrid already has this contact, with these values, in all these lists."""
         known = self.members.get(hash(contact["email"]))
-        if known is None or known >> MAX_LISTS != self._contact_hash(contact):
+        if known is None or known & _TOUCHED or known >> _VALUES != self._contact_hash(contact):
             return False
         if not self._custom_ids.issuperset(contact.get("custom_fields") or ()):
             return False  # a value this copy did not read (a mirror stamp in a field created since): send it
@@ -142,6 +144,17 @@ class SendGridCopy:
                 return False  # a list past MAX_LISTS: membership unknown
             wanted |= bit
         return known & wanted == wanted
+
+    def touch(self, email: str) -> None:
+        """This run queued a change of this contact (sent, removed, deleted): later records of it are sent.
+
+        A later record that matches the copy would otherwise be skipped although SendGrid will have
+        the earlier record's values by then.
+        """
+        key = hash(email)
+        known = self.members.get(key)
+        if known is not None:
+            self.members[key] = known | _TOUCHED
 
     def _row_hash(self, row: dict[str, Any]) -> int:
         values = [_normal(f, row.get(f)) for f in self.fields]
