@@ -58,6 +58,7 @@ class Plan:
         self._deleted: set[int] = set()
         self._joined: dict[str, set[int]] = {}
         self._left: dict[str, set[int]] = {}
+        self._exported_members: dict[str, set[int]] = {}  # members read from a list's export (no copy)
         self._path = Path(path) if path else None
         self._file: IO[bytes] | None = None
         if self._path is not None:
@@ -83,6 +84,11 @@ class Plan:
             or key in self._deleted
             or self.membership(key) is not None
         )
+
+    def exists(self, email: str) -> bool:
+        """Whether the account would have a contact of this primary email at this point of the run."""
+        with self._lock:
+            return self._exists(hash(email))
 
     def _exists(self, key: int) -> bool:
         if key in self._deleted:
@@ -110,7 +116,6 @@ class Plan:
                 counts = self._counts(list_id)
                 counts[action] += 1
                 if joins:
-                    counts["add"] += 1
                     self._joined.setdefault(list_id, set()).add(key)
                     self._left.get(list_id, set()).discard(key)
                 self._write(list_id, action, record, email=email, joins=joins)
@@ -155,6 +160,7 @@ class Plan:
                 self.stopped.add(list_id)
             for row in members:
                 key = row["key"]
+                self._exported_members.setdefault(list_id, set()).add(key)
                 if key not in self._left.get(list_id, ()) and key not in self._deleted:
                     self._leave(key, list_id)
                     self._write(list_id, "remove", None, contact_id=str(row.get("id") or ""))
@@ -168,9 +174,20 @@ class Plan:
                 self._counts(list_id)
 
     def _leave(self, key: int, list_id: str) -> None:
-        self._counts(list_id)["remove"] += 1
         self._left.setdefault(list_id, set()).add(key)
         self._joined.get(list_id, set()).discard(key)
+
+    def _net(self, list_id: str) -> dict[str, int]:
+        """How the list changes from now to the run's end: contacts that join it, members that leave it.
+
+        A contact that joins and leaves again in one run (or leaves and comes back) changes nothing.
+        """
+        joined = sum(1 for key in self._joined.get(list_id, ()) if not self._was_member(key, list_id))
+        left = sum(1 for key in self._left.get(list_id, ()) if self._was_member(key, list_id))
+        return {"add": joined, "remove": left}
+
+    def _was_member(self, key: int, list_id: str) -> bool:
+        return list_id in (self.membership(key) or ()) or key in self._exported_members.get(list_id, ())
 
     def _counts(self, list_id: str) -> Counter[str]:
         counts = self.counts.get(list_id)
@@ -228,6 +245,7 @@ class Plan:
                 if not list_id:
                     continue
                 counts = {**self.counts.get(list_id, Counter()), "unchanged": unchanged.get(list_id, 0)}
+                counts |= self._net(list_id)
                 entry: dict[str, Any] = {"id": None if list_id in self.new_lists else list_id}
                 entry |= {action: counts.get(action, 0) for action in ACTIONS}
                 entry["removal_stop"] = list_id in self.stopped

@@ -29,12 +29,16 @@ class PlanDelivery:
     def deliver(self, batch: Batch) -> None:
         """Plan an upsert, a removal from a list, or deletions from the account."""
         emails = list(batch.contacts)
+        unlooked = self._look_up(batch, emails)
         if batch.kind == "remove":
             [list_id] = batch.list_ids
-            left = sum(self.plan.remove(email, list_id, batch.ref(email).number) for email in emails)
-            self.report.count("removed", left)
+            # A real run asks SendGrid to take every contact it finds out of the list, and counts each
+            # (removed_from_lists); the plan's list entry counts only the members that leave (remove).
+            found = [email for email in emails if self.plan.exists(email)]
+            for email in emails:
+                self.plan.remove(email, list_id, batch.ref(email).number)
+            self.report.count("removed", len(found))
             return
-        unlooked = self._look_up(batch, emails)
         if batch.kind == "delete":
             deleted = sum(self.plan.delete(email, batch.ref(email).number) for email in emails)
             counted = len(emails) - len(unlooked)  # as a real run counts: one gone already included
