@@ -180,6 +180,10 @@ class ExportRun:
             return None
         return copy
 
+    def copy_touch(self) -> Callable[[str], None] | None:
+        """What marks a contact this run changed in SendGrid's copy (None: no copy was read)."""
+        return self._copy.touch if self._copy is not None else None
+
     def finish(self) -> None:
         """Send the rest and wait for every job, mirror the lists if asked, then write the last STATE."""
         self.exporter.settle()

@@ -52,6 +52,8 @@ class SendGridSink(SingerSink):
             self.logger.info("Stream '%s' maps SendGrid fields to properties: %s", stream_name, mapping)
         fields = tuple(f for f in mapping if f != "email" and mapping[f] in properties)
         self._copy = self.run.sendgrid_copy(stream_name, fields, tuple(self.mapper.custom_fields))
+        # Whatever this stream queues for a contact, SendGrid's copy (shared by the streams) no longer has it.
+        self._touch = self.run.copy_touch()
         wanted = {**mapping, **self.run.custom_fields.mapping}
         absent = {field: prop for field, prop in wanted.items() if prop not in properties and field != "email"}
         if absent:
@@ -96,6 +98,8 @@ class SendGridSink(SingerSink):
             else:
                 for list_id in router.all_lists:
                     run.exporter.remove(email, list_id, ref)
+            if self._touch is not None:
+                self._touch(email)
             run.report.count("deleted_records" if deleted else "filtered_segment")
             return
         try:
@@ -117,15 +121,19 @@ class SendGridSink(SingerSink):
         if mirror is not None and mirror.record_version is not None and lists:
             mirror.stamp(contact)  # mirror mode with table versions: see versions.py
         copy = self._copy
-        if copy is not None and copy.is_current(contact, lists) and not run.exporter.holds(contact["email"]):
+        if copy is not None and copy.is_current(contact, lists):
             run.report.count_unchanged(lists)  # settled at once: nothing to send
             run.exporter.note_members(contact["email"], lists)
         else:
             run.exporter.add(contact, lists, ref)
+            if self._touch is not None:
+                self._touch(contact["email"])
         if run.settings.remove_non_members:
             for list_id in router.all_lists:
                 if list_id not in lists:
                     run.exporter.remove(contact["email"], list_id, ref)
+                    if self._touch is not None:
+                        self._touch(contact["email"])
 
 
 def _names(properties: t.Mapping[str, t.Any], most: int = 50) -> str:
