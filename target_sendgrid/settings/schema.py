@@ -58,8 +58,9 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "field_mapping",
         th.ObjectType(additional_properties=th.StringType),
         description='SendGrid reserved field -> record property, e.g. {"email": "EmailAddress", '
-        '"first_name": "GivenName"}. Unset: properties are matched by common names (email, email_address, '
-        f"first_name, given_name, zip, ...) and the mapping used is logged. Fields: {', '.join(MAPPABLE_FIELDS)}.",
+        '"first_name": "GivenName"}, field by field: fields it does not name are matched by common names (email, '
+        f"email_address, first_name, given_name, zip, ...); the mapping used is logged. Fields: "
+        f"{', '.join(MAPPABLE_FIELDS)}.",
     ),
     th.Property(
         "custom_field_mapping",
@@ -194,7 +195,9 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.IntegerType(minimum=0),
         default=100_000,
         description="Safety ceiling on contacts exported in one run (SendGrid's recommended ceiling per "
-        "export); 0 disables it. Crossing it fails the run before anything beyond it is sent.",
+        "export), all or nothing: requests are held until the input ends, and an input with more contacts sends "
+        "none of them (no removal, deletion or STATE either) and fails naming the count. 0 disables it, and then "
+        "requests, and STATE, go out as the input is read.",
     ),
     th.Property(
         "data_privacy_consent",
@@ -236,7 +239,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "dry_run",
         th.BooleanType,
         default=False,
-        description="Map, filter, validate and report, but send nothing to SendGrid.",
+        description="Map, filter, validate and report, but send nothing to SendGrid and emit no STATE (the next "
+        "real run starts where the last real run ended).",
     ),
     th.Property(
         "plan",
