@@ -115,12 +115,14 @@ def selected(catalog: dict[str, Any]) -> dict[str, Any]:
     return {"streams": streams}
 
 
-def pipeline(tap: str, postgres: Postgres, database: str, config: dict[str, Any], tmp_path: Path) -> Cli:
+def pipeline(
+    tap: str, postgres: Postgres, database: str, config: dict[str, Any], tmp_path: Path, **tap_settings: Any
+) -> Cli:
     """``tap-postgres --catalog ... | target-sendgrid --config ...``, as a shell runs it."""
     executable = TAPS[tap]
     if not executable.exists():
         unavailable(f"{tap}-tap-postgres")
-    (tmp_path / "tap.json").write_text(json.dumps(tap_config(tap, postgres, database)))
+    (tmp_path / "tap.json").write_text(json.dumps({**tap_config(tap, postgres, database), **tap_settings}))
     (tmp_path / "target.json").write_text(json.dumps(config))
     tap_args = ["-c" if tap == "pipelinewise" else "--config", str(tmp_path / "tap.json")]
     found = subprocess.run([str(executable), *tap_args, "--discover"], capture_output=True, text=True, check=True)
@@ -189,3 +191,34 @@ def test_pipelinewise_versioned_full_table_syncs_mirror_the_table(
     assert emulator.list_emails(config["list_id"]) == members - {"kenji@example.jp"}
     assert "kenji@example.jp" in emulator.list_emails()  # removed from the list, never deleted
     assert logged_summary(second.stderr)["removed_from_lists"] == 1
+
+
+def test_a_singer_sdk_tap_in_batch_mode_with_table_versions_mirrors_the_table(
+    postgres: Postgres, emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    """meltanolabs-tap-postgres with batch_config and emit_activate_version_messages: ACTIVATE_VERSION, then
+    BATCH files whose records carry no version. Deleting a row removes exactly that member."""
+    database = postgres.database("crm_batch_versions")
+    config = target_config(emulator, sync_mode="mirror", mirror_close_at_end_of_input=True)
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    tap_settings = {
+        "emit_activate_version_messages": True,
+        "batch_config": {
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "storage": {"root": batches.as_uri(), "prefix": "customers-"},
+        },
+    }
+    first = pipeline("meltanolabs", postgres, database, config, tmp_path, **tap_settings)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert list(batches.iterdir()), "the tap wrote no batch file"
+    members = {"zoe.mueller@example.com", "kenji@example.jp", "nulls@example.com"}
+    assert emulator.list_emails(config["list_id"]) == members
+    postgres.psql(database, "-c", "DELETE FROM public.customers WHERE email = 'kenji@example.jp'")
+    second = pipeline("meltanolabs", postgres, database, config, tmp_path, **tap_settings)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert emulator.list_emails(config["list_id"]) == members - {"kenji@example.jp"}
+    assert "kenji@example.jp" in emulator.list_emails()  # removed from the list, never deleted
+    assert logged_summary(second.stderr)["removed_from_lists"] == 1
+    stamps = {c["custom_fields"].get("singer_table_version") for c in emulator.list_contacts(config["list_id"])}
+    assert len(stamps) == 1 and None not in stamps  # every member stamped with the second sync's version
