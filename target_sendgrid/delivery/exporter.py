@@ -218,9 +218,10 @@ class Exporter:
         self._holding = False
         for key in [k for k, b in self._open.items() if b.contacts and k != DELETE_KEY]:
             self._seal(key)
-        sealed, self._sealed = self._sealed, []
-        for batch in sealed:
-            self._send(batch)
+        while self._sealed:
+            self._wait_for_slot()
+            with self._lock:
+                self._dispatch(self._sealed.pop(0))  # tracked as sealed until it is in flight: STATE waits for it
 
     def settle(self, deletions: bool = False) -> None:
         """Send every open batch and wait until every job has finished; STATE moves on as they do."""
@@ -309,29 +310,30 @@ class Exporter:
     def _submit(self, key: BatchKey) -> None:
         if self._holding:
             self._seal(key)
-        else:
-            with self._lock:
-                batch = self._open.pop(key)
-            self._send(batch)
+            return
+        self._wait_for_slot()
+        with self._lock:
+            self._dispatch(self._open.pop(key))  # open until it is in flight: STATE waits for it
 
     def _seal(self, key: BatchKey) -> None:
         """Hold a batch, in order, until the input ends (a ceiling); its key may open a new batch."""
         with self._lock:
             self._sealed.append(self._open.pop(key))
 
-    def _send(self, batch: Batch) -> None:
-        # Bounded overlap: wait for a free slot, waking up to notice a failed batch.
+    def _wait_for_slot(self) -> None:
+        """Bounded overlap: wait for a free slot, waking up to notice a failed batch or a signal."""
         while not self._slots.acquire(timeout=0.5):
             self._raise_if_failed()
             self._checkpoint()
-        with self._lock:
-            self._in_flight.add(batch)
-            # A contact still in flight in an earlier batch must land first, so later values win.
-            earlier = {self._emails_in_flight[e] for e in batch.contacts if e in self._emails_in_flight}
-            for email in batch.contacts:
-                self._emails_in_flight[email] = batch
-            future = self._pool.submit(self._run, batch, earlier)
-        self._futures.append(future)
+
+    def _dispatch(self, batch: Batch) -> None:
+        """Hand a batch to a worker (the caller holds a slot and the lock)."""
+        self._in_flight.add(batch)
+        # A contact still in flight in an earlier batch must land first, so later values win.
+        earlier = {self._emails_in_flight[e] for e in batch.contacts if e in self._emails_in_flight}
+        for email in batch.contacts:
+            self._emails_in_flight[email] = batch
+        self._futures.append(self._pool.submit(self._run, batch, earlier))
 
     def _run(self, batch: Batch, earlier: set[Batch]) -> None:
         batch.started = True

@@ -30,11 +30,12 @@ def test_a_run_stopped_by_a_bad_record_counts_that_record(emulator: SendGridEmul
     assert summary["records_read"] == accounted(summary) and summary["records_read"] >= 1
 
 
-def test_a_run_past_max_contacts_counts_the_record_that_crossed_it(emulator: SendGridEmulator, tmp_path: Path) -> None:
+def test_a_run_past_max_contacts_counts_every_contact_as_not_sent(emulator: SendGridEmulator, tmp_path: Path) -> None:
     run = run_cli(target_config(emulator, max_contacts=1000), write(tmp_path, singer_lines(1200)), tmp_path)
-    assert run.returncode == 1 and "max_contacts=1000" in run.stderr
+    assert run.returncode == 1 and "more than max_contacts=1000" in run.stderr
     summary = run.summary
-    assert summary["exported"] == 1000 and summary["stopped_run"] == 1
+    assert summary["exported"] == 0 and summary["stopped_run"] == 0
+    assert summary["not_sent"] == 1200 - summary["rejected"]  # all or nothing: none was sent
     assert summary["records_read"] == accounted(summary)
 
 
