@@ -19,7 +19,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from typing_extensions import override
 
 from target_sendgrid import settings
-from target_sendgrid.errors import ExportError, Interrupted, MaxContactsExceeded
+from target_sendgrid.errors import ExportError, Interrupted
 from target_sendgrid.report import RunReport
 from target_sendgrid.run import ExportRun
 from target_sendgrid.sendgrid.api_errors import SendGridError
@@ -136,7 +136,7 @@ class TargetSendGrid(SingerTarget):
     @override
     def on_input_error(self, exc: BaseException) -> None:
         """A failure while reading: settle what came before a bad input, then report."""
-        if isinstance(exc, (*INPUT_ERRORS, MaxContactsExceeded)):
+        if isinstance(exc, INPUT_ERRORS):
             try:
                 self.run.exporter.close()
             except BaseException as closing:

@@ -192,7 +192,13 @@ class Exporter:
             self._advance_watermark()
 
     def flush(self, deletions: bool = False) -> None:
-        """Send every open batch, full or not (the deletions only at the end: ``close``)."""
+        """Send every open batch, full or not (the deletions only at the end: ``close``).
+
+        Under a ceiling nothing is sent before the input ends (``release``): a timed flush would
+        only split requests.
+        """
+        if self._holding:
+            return
         for key in [k for k, b in self._open.items() if b.contacts and (deletions or k != DELETE_KEY)]:
             self._submit(key)
 
