@@ -26,6 +26,7 @@ from tests.support import API_KEY, DATA, Api, HostileSendGrid
 settings.register_profile("ci", max_examples=200, derandomize=True, print_blob=True)
 settings.register_profile("thorough", max_examples=3000, print_blob=True)
 settings.register_profile("quick", max_examples=25)
+settings.register_profile("explore", max_examples=800, print_blob=True)
 settings.load_profile("ci")
 
 

@@ -151,6 +151,10 @@ def expect(case: Case) -> Expected:
     # --- refused at start, before any input is read ----------------------------------------------
     if plan and dry:
         return before
+    if dry and (s.get("skip_unchanged") or mirror):
+        return before  # both need SendGrid's copy of the lists, which a dry run does not read
+    if s.get("deleted_records") == "delete_contacts" and not s.get("hard_delete", True):
+        return before  # the flag that deleted_records acts on is switched off
     if custom is not None and declared is not None and account.ltv_type not in (None, declared):
         return before  # SendGrid cannot change a field's type
     if custom is not None and account.ltv_type is None and not s.get("create_custom_fields") and not dry:
@@ -258,7 +262,7 @@ def expect(case: Case) -> Expected:
 
     # --- mirror mode: stale members leave, within the safety stop ---------------------------------------
     complete = False
-    if mirror and not dry:  # a dry run reads no list: mirror's removals and its safety stop are not judged
+    if mirror:
         # Versioned: complete at an ACTIVATE_VERSION after the records, or at the end for a version with no
         # record, or at the end with mirror_close_at_end_of_input. Unversioned: the run is complete at its end.
         complete = not versioned or not (

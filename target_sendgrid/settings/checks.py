@@ -73,6 +73,23 @@ def check(settings: Settings) -> None:
                 "nothing."
             ],
         )
+    if settings.dry_run and (settings.skip_unchanged or settings.mirror):
+        needs = "skip_unchanged" if settings.skip_unchanged else "sync_mode mirror"
+        raise ConfigValidationError(
+            f"dry_run and {needs}",
+            errors=[
+                f"{needs} needs SendGrid's copy of the target lists, and a dry run reads nothing from SendGrid: set "
+                "plan: true instead of dry_run to see what the run would change."
+            ],
+        )
+    if settings.deleted_records == "delete_contacts" and not settings.hard_delete:
+        raise ConfigValidationError(
+            "deleted_records without hard_delete",
+            errors=[
+                "deleted_records: delete_contacts acts on records the tap flags deleted, and hard_delete: false "
+                "exports them like any other: set hard_delete: true, or leave deleted_records unset."
+            ],
+        )
     if settings.plan_path and not settings.plan:
         raise ConfigValidationError(
             "plan_path without plan", errors=["plan_path is set but plan is not true: set plan: true to make a plan."]

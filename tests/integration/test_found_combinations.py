@@ -43,8 +43,8 @@ FOUND = {
         (Row("ann@x.io", segments=("vip",)), Row("ann@x.io")),
         state_every=1,
     ),
-    # A dry run of mirror mode on an empty input reads no list, so mirror's safety stop is not judged
-    # (the model had it failing; the contract now says so).
+    # A dry run of mirror mode reads no list, so mirror's removals and safety stop went unjudged without a
+    # word (the model had it failing): the contract now refuses dry_run with mirror mode, or skip_unchanged.
     "combo_dry_run_mirror_empty.singer": Case(
         {"list_id": "Main", "dry_run": True, "sync_mode": "mirror"},
         Account(MAIN, contacts=(Member("ann@x.io", frozenset({"Main"})),)),

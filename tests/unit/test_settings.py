@@ -73,3 +73,18 @@ def test_settings_that_cannot_work_are_refused_saying_how_to_fix_them(changes: d
 def test_working_settings_pass() -> None:
     check(settings(segments=["vip"], sync_mode="mirror", custom_field_mapping={"ltv": "ltv"}))
     check(settings(list_id=None, allow_no_list=True))
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"dry_run": True, "skip_unchanged": True}, "skip_unchanged needs SendGrid's copy of the target lists"),
+        ({"dry_run": True, "sync_mode": "mirror"}, "sync_mode mirror needs SendGrid's copy of the target lists"),
+        ({"deleted_records": "delete_contacts", "hard_delete": False}, "and hard_delete: false exports them"),
+    ],
+)
+def test_settings_that_would_ignore_each_other_are_refused_in_one_line(given: dict, named: str) -> None:
+    with pytest.raises(ConfigValidationError) as refused:
+        check(settings(**given))
+    [message] = refused.value.errors
+    assert named in message
