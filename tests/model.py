@@ -297,7 +297,8 @@ def expect(case: Case) -> Expected:
             contacts.pop(email, None)
 
     # --- an empty run, and fail_on_empty_export ------------------------------------------------------------
-    removed = any(kind == "remove" and (what[0] in start or what[0] in upserted) for kind, what in events)
+    # A removal counts when the contact exists; a dry run cannot tell, and counts every removal it would ask for.
+    removed = any(kind == "remove" and (dry or what[0] in start or what[0] in upserted) for kind, what in events)
     stale = mirror and complete and any(leaving.values())
     did_something = upserted or counts["unchanged"] or removed or deletions or stale
     if (not case.rows or not did_something or selected - matched) and s.get("fail_on_empty_export"):

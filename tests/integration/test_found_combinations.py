@@ -51,6 +51,20 @@ FOUND = {
         (),
         state_every=1,
     ),
+    # A dry run cannot tell whether a leaver's contact exists: it counts the removal it would ask for, so with
+    # fail_on_empty_export the run is not empty (the model took the removal of a contact nobody has as nothing).
+    "combo_dry_run_leaver_not_empty.singer": Case(
+        {
+            "list_id": "Main",
+            "segments": ["vip"],
+            "dry_run": True,
+            "remove_non_members": True,
+            "fail_on_empty_export": True,
+        },
+        Account(MAIN),
+        (Row("ann@x.io"), Row("not-an-email", segments=("vip",))),
+        state_every=1,
+    ),
 }
 
 
