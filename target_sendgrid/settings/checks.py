@@ -36,9 +36,26 @@ def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[st
     return refusals
 
 
+# The SDK's refusal of one custom_field_mapping entry: "<value> is not valid under any of the given schemas in
+# config['custom_field_mapping']['<name>']".
+_CUSTOM_ENTRY = re.compile(r"in config\['custom_field_mapping'\]\['(?P<name>.{0,100})'\]$")
+
+
 def explain(errors: Iterable[str]) -> list[str]:
-    """The SDK's schema refusals, with the consent explained whether it is false or missing."""
-    return [CONSENT if e.startswith("'data_privacy_consent' is a required property") else e for e in errors]
+    """The SDK's schema refusals, with the consent and custom field entries explained."""
+    return [_explain(e) for e in errors]
+
+
+def _explain(error: str) -> str:
+    if error.startswith("'data_privacy_consent' is a required property"):
+        return CONSENT
+    if found := _CUSTOM_ENTRY.search(error):
+        name = found["name"]
+        return (
+            f"custom_field_mapping entry {name!r} must be a record property's name, or an object such as "
+            f'{{"property": "{name}", "type": "Number"}} with a type of Text, Number or Date.'
+        )
+    return error
 
 
 def check(settings: Settings) -> None:

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sendgrid_emulator import SendGridEmulator
 from tests.conftest import Cli, run_cli
 from tests.support import DATA, Api, target_config
@@ -207,3 +209,16 @@ def test_a_deletion_plan_logs_and_counts_what_the_run_does(
         "Deleted 1 contacts from the account, every list with them, for records flagged deleted (1 were gone"
         in real.stderr
     )
+
+
+@pytest.mark.parametrize("entry", [{"property": "ltv", "type": "Integer"}, {"prop": "ltv"}, 5])
+def test_a_custom_field_entry_that_is_neither_form_is_refused_naming_both(
+    emulator: SendGridEmulator, tmp_path: Path, entry: Any
+) -> None:
+    run = run_cli(target_config(emulator, custom_field_mapping={"ltv": entry}), "empty_cells.singer", tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert (
+        "custom_field_mapping entry 'ltv' must be a record property's name, or an object such as "
+        '{"property": "ltv", "type": "Number"} with a type of Text, Number or Date.'
+    ) in run.stderr.splitlines()[-1]
+    assert emulator.requests_made() == []
