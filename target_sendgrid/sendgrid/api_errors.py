@@ -40,3 +40,7 @@ class BadRequest(SendGridError):
 
 class NotFound(SendGridError):
     """404."""
+
+
+class Unreachable(SendGridError):
+    """api_url could not be reached at all (refused, unknown host, TLS): retrying cannot help."""

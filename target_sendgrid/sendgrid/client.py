@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, scrub
+from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, Unreachable, scrub
 from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller, status_of
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
@@ -57,6 +57,8 @@ class SendGridClient(Transport):
             if exc.status == 401:
                 raise
             return None
+        except Unreachable:
+            raise  # nothing else would reach it either: fail now, not after the next request's retries
         except (SendGridError, TimeoutError):
             return None
         return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None

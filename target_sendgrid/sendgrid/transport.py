@@ -21,7 +21,15 @@ from typing_extensions import override
 
 from target_sendgrid import __version__
 from target_sendgrid.sendgrid import deadline as deadlines
-from target_sendgrid.sendgrid.api_errors import AUTH_HINT, AuthError, BadRequest, NotFound, SendGridError, scrub
+from target_sendgrid.sendgrid.api_errors import (
+    AUTH_HINT,
+    AuthError,
+    BadRequest,
+    NotFound,
+    SendGridError,
+    Unreachable,
+    scrub,
+)
 from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines
 from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
 
@@ -167,6 +175,9 @@ class Transport:
         self.timeout = timeout
         self.requests_sent = 0
         self.bytes_sent = 0
+        # Until api_url has answered once, a connection that cannot be made is a wrong address (refused,
+        # unknown host, TLS to a plain-HTTP server), not a passing fault: it fails at once, unretried.
+        self.answered = False
         self._count_lock = threading.Lock()
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
@@ -185,6 +196,7 @@ class Transport:
             max_value=30,
             jitter=backoff.full_jitter,
             on_backoff=self._log_retry,
+            giveup=lambda exc: not self.answered and isinstance(exc, requests.ConnectionError),
             logger=None,
         )
         on_429 = backoff.on_predicate(
@@ -197,10 +209,19 @@ class Transport:
         )
         self._send = on_errors(on_429(self._send_once))
 
-    @staticmethod
-    def _log_retry(details: Any) -> None:
+    def _log_retry(self, details: Any) -> None:
+        """One line naming the request and what went wrong (never a connection pool's internals)."""
         exc = details.get("exception")
-        logger.warning("Retrying after %s (attempt %d, waiting %.1fs)", exc, details["tries"], details["wait"])
+        method, url = details["args"][:2]
+        what = f"HTTP {exc.response.status_code}" if isinstance(exc, _Retryable) else type(exc).__name__
+        logger.warning(
+            "Retrying %s %s after %s (attempt %d, waiting %.1fs)",
+            method,
+            url[len(self.api_url) :] or "/",
+            what,
+            details["tries"],
+            details["wait"],
+        )
 
     def _send_once(self, method: str, url: str, deadline: float | None = None, **kwargs: Any) -> Answer:
         """One exchange, whole within ``request_timeout_seconds`` and before the call's ``deadline``."""
@@ -223,6 +244,7 @@ class Transport:
                 if watch.expired:  # the watch cut a slow answer short: a timeout, retried as one
                     raise requests.Timeout(f"no whole answer within {budget:.0f}s") from None
                 raise
+        self.answered = True
         if response.status_code >= 500:
             raise _Retryable(response)
         return response
@@ -240,13 +262,12 @@ class Transport:
             ) from None
         except _DeadlinePassed:
             raise TimeoutError(f"{method} {path}: no whole answer before the deadline, retries included") from None
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            host = urlsplit(self.api_url).hostname or ""
-            hint = " Is the emulator running (sendgrid-emulator)?" if is_loopback(host) else ""
-            raise SendGridError(
-                f"Could not reach {self.api_url} ({method} {path}), retries included: {type(exc).__name__}. "
-                f"Check api_url and the network.{hint}"
-            ) from None
+        except requests.ConnectionError as exc:
+            if not self.answered:
+                raise Unreachable(f"Could not connect to {self.api_url} ({method} {path}): {_cause(exc)}.") from None
+            raise self._unreached(method, path, exc) from None
+        except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise self._unreached(method, path, exc) from None
         except requests.RequestException as exc:  # an answer that cannot be read (a Content-Encoding that lies)
             raise SendGridError(f"{method} {path}: SendGrid's answer could not be read: {type(exc).__name__}") from None
         except _Retryable as exc:
@@ -271,6 +292,13 @@ class Transport:
         if status == 429:
             raise SendGridError(f"{method} {path}: still rate limited after waiting", status, errors)
         raise SendGridError(f"{method} {path}: HTTP {status}: {message}", status, errors)
+
+    def _unreached(self, method: str, path: str, exc: Exception) -> SendGridError:
+        """A request that failed every retry without a whole answer."""
+        return SendGridError(
+            f"Could not reach {self.api_url} ({method} {path}), retries included: {type(exc).__name__}. "
+            "Check api_url and the network."
+        )
 
     def answer(self, method: str, path: str, *, needs: tuple[str, ...] = (), **kwargs: Any) -> dict[str, Any]:
         """The JSON object SendGrid answered, with the keys ``needs`` names; one line naming the endpoint if not."""
@@ -319,3 +347,23 @@ class Transport:
             response.raw.decode_content = True  # undo a Content-Encoding; a gzip body is judged by its bytes
             response.raw.auto_close = False  # the gzip reader reads past the end: EOF, not a closed file
             yield bounded_lines(t.cast(IO[bytes], response.raw), f"download of an {what}", bounds)
+
+
+def _cause(exc: requests.ConnectionError) -> str:
+    """Why a connection could not be made, in a user's words, with the fix where there is one."""
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return "its TLS certificate could not be verified (TLS verification stays on)"
+        return "the TLS handshake failed: is it a plain http:// server? (http is allowed only on loopback)"
+    if "Name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+        return "its host name is unknown: check api_url"
+    if "Connection refused" in text:
+        hint = " (is the emulator running? start it with sendgrid-emulator)" if is_loopback(_host(exc)) else ""
+        return f"the connection was refused, nothing listens there{hint}"
+    return f"{type(exc).__name__}: check api_url and the network"
+
+
+def _host(exc: requests.ConnectionError) -> str:
+    request = exc.request
+    return (urlsplit(request.url).hostname or "") if request is not None and request.url else ""

@@ -27,6 +27,14 @@ def check_api_url(url: str) -> str:
         raise ValueError("api_url must not carry a user or password: the API key is the only credential")
     if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
         raise ValueError("api_url must not carry a query or fragment: give the base URL, e.g. https://api.sendgrid.com")
+    path = parts.path.rstrip("/")
+    if path.lower() == "/v3":  # a common paste of the documented base: every request path starts with /v3
+        url = url.rstrip("/")[: -len("/v3")]
+    elif path:
+        raise ValueError(
+            f"api_url must be the API's base URL, without a path: e.g. https://api.sendgrid.com (its path "
+            f"{path[:60]!r} would be put before every request's /v3/...)"
+        )
     return check_url(url)
 
 

@@ -6,7 +6,10 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
+
+import pytest
 
 from sendgrid_emulator import SendGridEmulator
 from tests.conftest import about, run_cli, target_command
@@ -176,13 +179,28 @@ def test_a_message_missing_a_key_names_the_key_not_the_line(emulator: SendGridEm
     assert "secret.person" not in run.stderr
 
 
-def test_an_unreachable_api_url_is_one_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
-    config = target_config(emulator, api_url="http://127.0.0.1:9", max_retries=1)
+@pytest.mark.parametrize(
+    ("where", "cause"),
+    [
+        ("http://127.0.0.1:9", "the connection was refused, nothing listens there (is the emulator running?"),
+        ("https://no-such-host.invalid", "its host name is unknown: check api_url"),
+        ("https://EMULATOR", "the TLS handshake failed: is it a plain http:// server?"),
+    ],
+    ids=["refused", "unknown host", "tls to plain http"],
+)
+def test_an_unreachable_api_url_fails_at_once_in_one_line(
+    emulator: SendGridEmulator, tmp_path: Path, where: str, cause: str
+) -> None:
+    """A wrong address is not a passing fault: no retries before SendGrid has answered once (#31)."""
+    api_url = where.replace("EMULATOR", emulator.url.split("//", 1)[1])
+    config = target_config(emulator, api_url=api_url)  # max_retries 6: a retried refusal would take a minute
+    started = time.monotonic()
     run = run_cli(config, "profiles_mixed.singer", tmp_path)
+    assert time.monotonic() - started < 15  # the process's start-up and one attempt, never the retries
     assert run.returncode == 1
     errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1 and "Could not reach http://127.0.0.1:9" in errors[0]
-    assert "Is the emulator running (sendgrid-emulator)?" in errors[0] and "Traceback" not in run.stderr
+    assert len(errors) == 1 and f"Could not connect to {api_url} (GET /v3/scopes): {cause}" in errors[0]
+    assert "Retrying" not in run.stderr and "Traceback" not in run.stderr
 
 
 def test_an_unknown_message_type_is_one_line(emulator: SendGridEmulator, tmp_path: Path) -> None:
@@ -194,3 +212,13 @@ def test_an_unknown_message_type_is_one_line(emulator: SendGridEmulator, tmp_pat
     assert run.returncode == 1
     assert "Input line 1 (stream 'customers'): not a Singer message: unknown type 'RECORDS'" in run.stderr
     assert "Traceback" not in run.stderr and "secret.person" not in run.stderr
+
+
+def test_an_api_url_ending_in_v3_works_and_another_path_is_refused(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    pasted = run_cli(target_config(emulator, api_url=emulator.url + "/v3/"), "profiles_mixed.singer", tmp_path)
+    assert pasted.returncode == 0, pasted.stderr[-3000:]
+    assert pasted.summary["exported"] == 4
+    assert not [r for r in emulator.requests_made("/v3/v3")]  # the documented base, not doubled
+    other = run_cli(target_config(emulator, api_url=emulator.url + "/api"), "profiles_mixed.singer", tmp_path)
+    assert other.returncode == 1 and "Traceback" not in other.stderr
+    assert "api_url must be the API's base URL, without a path: e.g. https://api.sendgrid.com" in other.stderr
