@@ -58,9 +58,16 @@ class TargetSendGrid(SingerTarget):
         except ConfigValidationError as exc:
             unknown = settings.unknown_settings(self.config, self.config_jsonschema["properties"])
             raise ConfigValidationError(exc.args[0], errors=unknown + settings.explain(exc.errors)) from None
-        if unknown := settings.unknown_settings(self.config, self.config_jsonschema["properties"]):
+        known = self.config_jsonschema["properties"]
+        unknown = settings.unknown_settings(self.config, known)
+        if kwargs.get("parse_env_config"):  # --config ENV: a misspelt variable is refused like a misspelt key
+            prefix = self.name.upper().replace("-", "_") + "_"  # the SDK's naming of its variables
+            unknown += settings.unknown_variables(os.environ, prefix, known)
+        if unknown:
             raise ConfigValidationError("unknown settings", errors=unknown)  # before anything is read or sent
         self.settings = Settings.from_config(self.config)
+        if self.settings.api_key != self.config.get("api_key"):
+            self.logger.warning("api_key had blanks around it (a paste?); they are not sent")
         settings.check(self.settings)
         self.run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
         # The SDK builds sinks itself (add_sink is final), so they get the run through their class.

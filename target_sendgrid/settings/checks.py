@@ -41,6 +41,27 @@ def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[st
 _CUSTOM_ENTRY = re.compile(r"in config\['custom_field_mapping'\]\['(?P<name>.{0,100})'\]$")
 
 
+def unknown_variables(environ: Mapping[str, str], prefix: str, known: Iterable[str]) -> list[str]:
+    """With ``--config ENV``: one refusal per ``<prefix>*`` variable that names no setting, as in a file.
+
+    The SDK's log level (``<prefix>LOGLEVEL``) and Meltano's extras (a double underscore) are not settings.
+    """
+    names = {prefix + name.upper().replace("-", "_"): name for name in known}
+    refusals = []
+    for variable in sorted(v for v in environ if v.startswith(prefix)):
+        rest = variable[len(prefix) :]
+        if variable in names or rest == "LOGLEVEL" or "__" in rest:
+            continue
+        close = difflib.get_close_matches(variable, sorted(names), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " (target-sendgrid --about lists the settings)."
+        refusals.append(f"{variable[:_SHOWN]} names no setting{hint}")
+    return refusals
+
+
+# "'vip' is not of type 'array', 'null' in config['segments']"
+_ARRAY = re.compile(r"is not of type 'array'.* in config\['(?P<name>[a-z_]{1,60})'\]$")
+
+
 def explain(errors: Iterable[str]) -> list[str]:
     """The SDK's schema refusals, with the consent and custom field entries explained."""
     return [_explain(e) for e in errors]
@@ -49,6 +70,13 @@ def explain(errors: Iterable[str]) -> list[str]:
 def _explain(error: str) -> str:
     if error.startswith("'data_privacy_consent' is a required property"):
         return CONSENT
+    if error.startswith("'api_key' is a required property"):
+        return (
+            "api_key is missing: set it in the --config file, or add --config ENV to read it from "
+            "TARGET_SENDGRID_API_KEY (Meltano passes its settings for you)."
+        )
+    if found := _ARRAY.search(error):
+        return f"{found['name']} must be a list, e.g. {found['name']}: [\"vip\", \"newsletter\"]."
     if found := _CUSTOM_ENTRY.search(error):
         name = found["name"]
         return (

@@ -71,6 +71,8 @@ class Settings:
         values = {}
         for field in dataclasses.fields(cls):
             value = config.get(field.name)
+            if field.name == "api_key" and isinstance(value, str):
+                value = value.strip()  # a key never holds blanks: one pasted with a newline must not be sent so
             values[field.name] = _as_kind(hints[field.name], schema_default(field.name) if value is None else value)
         return cls(**values)
 

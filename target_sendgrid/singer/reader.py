@@ -71,6 +71,8 @@ class SingerInputReader(MsgSpecReader):
         The SDK's decoder, without its handling: it logs the raw line and puts it in the error,
         and input lines hold personal data.
         """
+        if self.line_number == 1:  # a byte-order mark some Windows tools write first: not part of the message
+            line = line.removeprefix(b"\xef\xbb\xbf") if isinstance(line, bytes) else line.removeprefix("\ufeff")
         try:
             return decoder.decode(line)
         except msgspec.DecodeError as exc:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from sendgrid_emulator import SendGridEmulator
-from tests.conftest import run_cli
-from tests.support import target_config
+from tests.conftest import run_cli, target_command
+from tests.support import API_KEY, DATA, target_config
 
 
 def refusals(stderr: str) -> list[str]:
@@ -127,3 +128,57 @@ def test_a_rejected_records_path_that_cannot_be_created_is_refused_at_start(
     assert_nothing_sent(emulator)
     assert json.loads(json.dumps(run.states)) == []
     assert os.path.exists(blocker)
+
+
+# --- the first hour (#31): settings from the environment, and what a paste brings ---------------------------
+
+
+def env_run(config: dict, tmp_path: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    """The CLI with a config file, more arguments (``--config ENV``) and these variables."""
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    command = target_command(tmp_path / "config.json", DATA / "profiles_mixed.singer", *extra)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_SENDGRID_")}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**clean, **env})
+
+
+def test_a_misspelt_variable_is_refused_with_config_env(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    config = target_config(emulator)
+    env = {"TARGET_SENDGRID_SEGMNETS": '["vip"]', "TARGET_SENDGRID_LOGLEVEL": "INFO"}
+    run = env_run(config, tmp_path, env, "--config", "ENV")
+    assert run.returncode == 1
+    assert refusals(run.stderr) == ["TARGET_SENDGRID_SEGMNETS names no setting; did you mean TARGET_SENDGRID_SEGMENTS?"]
+    assert_nothing_sent(emulator)
+    spelt = env_run(config, tmp_path, {**env, "TARGET_SENDGRID_SEGMENTS": '["vip"]'} | {"TARGET_SENDGRID_SEGMNETS": ""})
+    assert spelt.returncode == 0  # without --config ENV the environment is not read, so nothing is refused
+
+
+def test_a_key_only_in_the_environment_without_config_env_is_explained(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    config = {k: v for k, v in target_config(emulator).items() if k != "api_key"}
+    run = env_run(config, tmp_path, {"TARGET_SENDGRID_API_KEY": API_KEY})
+    assert run.returncode == 1
+    assert "add --config ENV to read it from TARGET_SENDGRID_API_KEY" in refusals(run.stderr)[-1]
+    read = env_run(config, tmp_path, {"TARGET_SENDGRID_API_KEY": API_KEY}, "--config", "ENV")
+    assert read.returncode == 0, read.stderr[-2000:]
+
+
+def test_segments_as_one_name_is_refused_with_the_list_form(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli({**target_config(emulator), "segments": "vip"}, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 1
+    assert refusals(run.stderr)[-1] == 'segments must be a list, e.g. segments: ["vip", "newsletter"].'
+
+
+def test_a_key_pasted_with_blanks_is_sent_without_them(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli({**target_config(emulator), "api_key": f" {API_KEY}\n"}, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "api_key had blanks around it (a paste?); they are not sent" in run.stderr
+    assert run.summary["exported"] == 4
+
+
+def test_a_byte_order_mark_before_the_first_message_is_read_past(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    scenario = tmp_path / "bom.singer"
+    scenario.write_bytes(b"\xef\xbb\xbf" + (DATA / "profiles_mixed.singer").read_bytes())
+    run = run_cli(target_config(emulator), scenario, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.summary["exported"] == 4
