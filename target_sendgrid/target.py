@@ -69,6 +69,8 @@ class TargetSendGrid(SingerTarget):
         if self.settings.api_key != self.config.get("api_key"):
             self.logger.warning("api_key had blanks around it (a paste?); they are not sent")
         settings.check(self.settings)
+        for warning in settings.unused(self.settings):
+            self.logger.warning("%s", warning)
         self.run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
         # The SDK builds sinks itself (add_sink is final), so they get the run through their class.
         self._sink_class = self.default_sink_class.for_run(self.run)

@@ -1,6 +1,6 @@
 """The target's settings: declared once (``schema``), read into one typed object (``model``), checked (``checks``)."""
 
-from target_sendgrid.settings.checks import check, explain, unknown_settings, unknown_variables
+from target_sendgrid.settings.checks import check, explain, unknown_settings, unknown_variables, unused
 from target_sendgrid.settings.model import Settings, schema_default
 from target_sendgrid.settings.schema import CONFIG_SCHEMA, DEFAULT_MAX_REQUEST_BYTES
 
@@ -13,4 +13,5 @@ __all__ = [
     "schema_default",
     "unknown_settings",
     "unknown_variables",
+    "unused",
 ]

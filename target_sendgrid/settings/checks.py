@@ -76,7 +76,7 @@ def _explain(error: str) -> str:
             "TARGET_SENDGRID_API_KEY (Meltano passes its settings for you)."
         )
     if found := _ARRAY.search(error):
-        return f"{found['name']} must be a list, e.g. {found['name']}: [\"vip\", \"newsletter\"]."
+        return f'{found["name"]} must be a list, e.g. {found["name"]}: ["vip", "newsletter"].'
     if found := _CUSTOM_ENTRY.search(error):
         name = found["name"]
         return (
@@ -153,3 +153,27 @@ def check(settings: Settings) -> None:
         names.append(settings.mirror_version_field)
     if errors := name_errors(names):
         raise ConfigValidationError("custom_field_mapping has invalid names", errors=errors)
+
+
+def unused(settings: Settings) -> list[str]:
+    """Settings that this configuration makes do nothing: a warning each (the run goes on)."""
+    found = []
+    selected = {s.strip().casefold() for s in settings.segments}
+    routed = {s.strip().casefold(): s for s in settings.segment_lists}
+    if selected:
+        for key in sorted(set(routed) - selected):
+            found.append(
+                f"segment_lists names segment {routed[key]!r}, which segments does not select: its list "
+                f"{settings.segment_lists[routed[key]]!r} gets no contact. Add it to segments, or drop the entry."
+            )
+        default = settings.list_name or settings.list_id
+        if routed and default and selected <= set(routed):
+            setting = "list_name" if settings.list_name else "list_id"
+            found.append(
+                f"{setting} {default!r} gets no contact: every selected segment has its own list in segment_lists "
+                f"(the {setting} list takes the selected segments that have none). Drop {setting}, or a "
+                "segment_lists entry."
+            )
+    if not settings.mirror and settings.mirror_close_at_end_of_input:
+        found.append("mirror_close_at_end_of_input does nothing without sync_mode: mirror.")
+    return found

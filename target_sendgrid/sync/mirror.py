@@ -144,7 +144,9 @@ class MirrorMode:
                 logger.warning(
                     "Stream '%s': table version %s was not completed by an ACTIVATE_VERSION after its records, so no "
                     "member was removed for it. A tap that sends ACTIVATE_VERSION only before its records (singer-sdk "
-                    "taps) needs mirror_close_at_end_of_input: true.",
+                    "taps) needs mirror_close_at_end_of_input: true; with it, a tap that fails mid-table still ends "
+                    "this input, and the rows it had not sent look stale (mirror_max_removal_fraction bounds what "
+                    "leaves).",
                     stream,
                     version,
                 )
@@ -158,6 +160,7 @@ class MirrorMode:
                 plan=self.plan,
                 new_lists=self.router.new_lists,
                 left=self.exporter.left or {},
+                describe=self.router.describe,
             )
             self.report.count("removed", sum(removed.values()))
         self.exporter.hold_state(False)  # the removals are done: the last STATE may go
@@ -192,6 +195,7 @@ class MirrorMode:
             new_lists=self.router.new_lists,
             exported=exported,
             left=left,
+            describe=self.router.describe,
         )
         self.report.count("removed", sum(removed.values()))
 

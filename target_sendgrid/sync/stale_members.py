@@ -41,6 +41,7 @@ def mirror_exported(
     plan: Plan | None = None,
     new_lists: AbstractSet[str] = frozenset(),
     left: Mapping[str, set[str]] | None = None,
+    describe: Callable[[str], str] = str,
 ) -> dict[str, int]:
     """Remove from each list the members this run did not export to it; returns removals per list.
 
@@ -60,7 +61,7 @@ def mirror_exported(
             new = _Changes({hash(e) for e in emails}, set()) if none is not None else None
             judged[list_id] = _judge(client, list_id, _absent("email", emails), timeout, rows=none, changes=new)
     why = "members this run did not export to it (unversioned mirror: the input is taken as the whole table)"
-    return _remove(client, judged, why, timeout, max_attempts, max_fraction, None, plan)
+    return _remove(client, judged, why, timeout, max_attempts, max_fraction, None, plan, describe)
 
 
 def _absent(key: str, kept: set[Any]) -> Callable[[dict[str, Any]], bool]:
@@ -80,6 +81,7 @@ def mirror_version(
     new_lists: AbstractSet[str] = frozenset(),
     exported: Mapping[str, set[str]] | None = None,
     left: Mapping[str, set[str]] | None = None,
+    describe: Callable[[str], str] = str,
 ) -> dict[str, int]:
     """Remove from each list the members whose ``field`` stamp is older than ``version``, or missing.
 
@@ -117,7 +119,7 @@ def mirror_version(
         for list_id in list_ids
     }
     why = f"members whose {field} is older than the completed table version {version}, or missing"
-    return _remove(client, judged, why, timeout, max_attempts, max_fraction, field, plan)
+    return _remove(client, judged, why, timeout, max_attempts, max_fraction, field, plan, describe)
 
 
 def stamp_of(row: dict[str, Any], field: str) -> Decimal | None:
@@ -179,7 +181,7 @@ def _judge(
     return _Judged(leaving, members)
 
 
-def _stop(list_id: str, judged: _Judged, max_fraction: float, field: str | None) -> str | None:
+def _stop(name: str, judged: _Judged, max_fraction: float, field: str | None) -> str | None:
     """Why the safety stop refuses a list's removals (more than the fraction), or None."""
     leaving, members = len(judged.leaving), judged.members
     if not members or leaving / members <= max_fraction:
@@ -190,7 +192,7 @@ def _stop(list_id: str, judged: _Judged, max_fraction: float, field: str | None)
         else " Check that the input held the whole segment."
     )
     return (
-        f"Mirror mode would remove {leaving} of the {members} contacts of list {list_id} "
+        f"Mirror mode would remove {leaving} of the {members} contacts of list {name} "
         f"({leaving / members:.0%}), more than mirror_max_removal_fraction={max_fraction}. "
         f"Nothing was removed.{hint} Or raise the fraction."
     )
@@ -205,9 +207,10 @@ def _remove(
     max_fraction: float,
     field: str | None,
     plan: Plan | None,
+    describe: Callable[[str], str],
 ) -> dict[str, int]:
     """Every list judged first: past the fraction anywhere, nothing is removed anywhere (MirrorStopped)."""
-    stops = {list_id: _stop(list_id, j, max_fraction, field) for list_id, j in judged.items()}
+    stops = {list_id: _stop(describe(list_id), j, max_fraction, field) for list_id, j in judged.items()}
     if plan is not None:
         removed = {list_id: plan.leave(list_id, j.leaving, bool(stops[list_id])) for list_id, j in judged.items()}
     for message in stops.values():
@@ -217,5 +220,5 @@ def _remove(
         return removed
     for list_id, j in judged.items():
         remove_from_list(client, list_id, [m["id"] for m in j.leaving], timeout, max_attempts)
-        logger.info("Mirror: removed %d contacts from list %s: %s", len(j.leaving), list_id, why)
+        logger.info("Mirror: removed %d contacts from list %s: %s", len(j.leaving), describe(list_id), why)
     return {list_id: len(j.leaving) for list_id, j in judged.items()}

@@ -173,6 +173,7 @@ def test_an_unversioned_mirror_plan_names_no_stamp_field_and_the_run_creates_non
     assert emulator.custom_fields == {}  # the run created no field either
     assert plan.summary["plan"]["lists"]["list 0"]["remove"] == real.summary["removed_from_lists"] == 1
     assert "skip_unchanged: list" not in plan.stderr and "Plan: list 'list 0'" in plan.stderr
+    assert f"Mirror: removed 1 contacts from list 'list 0' ({config['list_id']}): members" in real.stderr  # by name
 
 
 def test_a_deletion_plan_logs_and_counts_what_the_run_does(

@@ -182,3 +182,13 @@ def test_a_byte_order_mark_before_the_first_message_is_read_past(emulator: SendG
     run = run_cli(target_config(emulator), scenario, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.summary["exported"] == 4
+
+
+def test_a_segment_list_no_selected_segment_uses_is_named_in_a_warning(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    config = {**target_config(emulator, list_id=None), "segments": ["vip"]}
+    config["segment_lists"] = {"vip": "VIP", "newsletter": "News"}
+    run = run_cli(config, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "segment_lists names segment 'newsletter', which segments does not select" in run.stderr

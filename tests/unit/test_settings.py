@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from target_sendgrid.settings import CONFIG_SCHEMA, Settings, check, schema_default
+from target_sendgrid.settings import CONFIG_SCHEMA, Settings, check, schema_default, unused
 
 BASE = {"api_key": "SG.secret", "data_privacy_consent": True, "list_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c"}
 
@@ -88,3 +88,17 @@ def test_settings_that_would_ignore_each_other_are_refused_in_one_line(given: di
         check(settings(**given))
     [message] = refused.value.errors
     assert named in message
+
+
+def test_settings_a_configuration_makes_do_nothing_are_each_named() -> None:
+    routed = settings(segments=["vip"], segment_lists={"vip": "VIP", "news": "News"}, list_name="Main")
+    assert unused(routed) == [
+        "segment_lists names segment 'news', which segments does not select: its list 'News' gets no contact. Add "
+        "it to segments, or drop the entry.",
+        "list_name 'Main' gets no contact: every selected segment has its own list in segment_lists (the list_name "
+        "list takes the selected segments that have none). Drop list_name, or a segment_lists entry.",
+    ]
+    assert unused(settings(segments=["vip", "other"], segment_lists={"vip": "VIP"}, list_name="Main")) == []
+    assert unused(settings(mirror_close_at_end_of_input=True)) == [
+        "mirror_close_at_end_of_input does nothing without sync_mode: mirror."
+    ]
