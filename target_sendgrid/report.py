@@ -201,7 +201,9 @@ def check_writable(path: Path, setting: str) -> None:
         return ConfigValidationError(setting, errors=[f"{setting} {path}: {why}."])
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            logger.warning("%s %s: its folder did not exist and was created", setting, path)
     except OSError as exc:
         raise refuse(f"its folder cannot be created ({exc.strerror})") from None
     try:

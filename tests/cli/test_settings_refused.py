@@ -192,3 +192,12 @@ def test_a_segment_list_no_selected_segment_uses_is_named_in_a_warning(
     run = run_cli(config, "profiles_mixed.singer", tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "segment_lists names segment 'newsletter', which segments does not select" in run.stderr
+
+
+def test_a_rejected_records_folder_that_did_not_exist_is_created_and_said(
+    emulator: SendGridEmulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "new" / "folder" / "rejected.jsonl"
+    run = run_cli(target_config(emulator, rejected_records_path=str(path)), "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"rejected_records_path {path}: its folder did not exist and was created" in run.stderr
