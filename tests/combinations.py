@@ -6,11 +6,8 @@ kept as scenario files (``tests/integration/test_found_combinations.py``).
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,10 +17,9 @@ from hypothesis import assume, currently_in_test_context
 from hypothesis import note as hypothesis_note
 
 from sendgrid_emulator import SendGridEmulator
-from target_sendgrid.target import TargetSendGrid
 from tests.model import ABSENT, STAMP, VERSION, Account, Case, Expected, Row, expect
 from tests.model import states as input_states
-from tests.support import API_KEY, Api, accounted
+from tests.support import API_KEY, Api, accounted, run_target
 
 
 def note(text: str) -> None:
@@ -135,29 +131,13 @@ def configure(case: Case, emulator: SendGridEmulator, ids: dict[str, str], sdk_p
     return config
 
 
-class _Lines:
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = lines
-
-    def __iter__(self) -> Any:
-        return iter(self._lines)
-
-
 def run(config: dict[str, Any], lines: list[str]) -> Outcome:
     """The target in this process, as the CLI runs it: STATE lines, summary, and whether it failed."""
     try:
-        target = TargetSendGrid(config=config)
+        done = run_target(config, lines, expect_error=None)
     except Exception as exc:  # refused at start (settings, custom fields, list)
         return Outcome(False, True, [], {}, exc)
-    out = io.StringIO()
-    error = None
-    with contextlib.redirect_stdout(out):
-        try:
-            target.listen(_Lines(lines))
-        except Exception as exc:
-            error = exc
-    states = [json.loads(x) for x in out.getvalue().splitlines() if x.strip()]
-    return Outcome(error is None, False, states, target.run.summary(), error)
+    return Outcome(done.error is None, False, done.states, done.target.run.summary(), done.error)
 
 
 # --- what the emulator holds ----------------------------------------------------------------------------

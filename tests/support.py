@@ -77,10 +77,14 @@ def run_target(
     config: dict[str, Any],
     lines: str | Iterable[str],
     *,
-    expect_error: bool = False,
+    expect_error: bool | None = False,
     target: type[TargetSendGrid] = TargetSendGrid,
 ) -> Run:
-    """Run the target (or a subclass) in this process on Singer lines (or a tests/data scenario name)."""
+    """Run the target (or a subclass) in this process on Singer lines (or a tests/data scenario name).
+
+    ``expect_error``: True, the run must fail; False, it must not; None, either (the error is kept).
+    A refusal at start (the target's construction) is raised whatever is expected.
+    """
     if isinstance(lines, str):
         lines = (DATA / lines).read_text().splitlines(keepends=True)
     plugin = target(config=config)
@@ -90,10 +94,10 @@ def run_target(
         try:
             plugin.listen(_LineFile(lines))
         except Exception as exc:
-            if not expect_error:
+            if expect_error is False:
                 raise
             error = exc
-    if expect_error and error is None:
+    if expect_error is True and error is None:
         raise AssertionError("the run was expected to fail")
     states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     return Run(plugin, states, error)
