@@ -155,8 +155,8 @@ def expect(case: Case) -> Expected:
         return before  # both need SendGrid's copy of the lists, which a dry run does not read
     if s.get("deleted_records") == "delete_contacts" and not s.get("hard_delete", True):
         return before  # the flag that deleted_records acts on is switched off
-    if custom is not None and declared is not None and account.ltv_type not in (None, declared):
-        return before  # SendGrid cannot change a field's type
+    if custom is not None and declared is not None and account.ltv_type not in (None, declared) and not dry:
+        return before  # SendGrid cannot change a field's type (a dry run reads no field definitions)
     if custom is not None and account.ltv_type is None and not s.get("create_custom_fields") and not dry:
         return before  # a dry run cannot see the account: it takes every field as creatable
 

@@ -65,6 +65,14 @@ FOUND = {
         (Row("ann@x.io"), Row("not-an-email", segments=("vip",))),
         state_every=1,
     ),
+    # A dry run reads no field definitions, so a declared type the account's field does not have cannot be
+    # refused (the model refused it, as a real run and a plan do).
+    "combo_dry_run_declared_type.singer": Case(
+        {"list_id": "Main", "dry_run": True, "custom_field_mapping": {"ltv": {"property": "ltv", "type": "Number"}}},
+        Account(MAIN, ltv_type="Text"),
+        (),
+        state_every=1,
+    ),
 }
 
 
