@@ -73,6 +73,14 @@ FOUND = {
         (),
         state_every=1,
     ),
+    # A contact the run creates and then deletes (a later record flags it deleted): the plan counted it in
+    # delete_contacts, rightly; the comparison looked only at the contacts the account had before.
+    "combo_created_then_deleted.singer": Case(
+        {"list_id": "Main", "deleted_records": "delete_contacts"},
+        Account(MAIN),
+        (Row("ann@x.io"), Row("ann@x.io", deleted=True)),
+        state_every=1,
+    ),
 }
 
 
