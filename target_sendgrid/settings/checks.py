@@ -29,11 +29,14 @@ def unknown_settings(config: Mapping[str, Any], known: Iterable[str]) -> list[st
     names = sorted(known)
     refusals = []
     for name in sorted(set(config) - set(names), key=str):
-        shown = str(name)[:_SHOWN]
-        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else " (target-sendgrid --about lists the settings)."
-        refusals.append(f"{shown} is not a setting{hint}")
+        refusals.append(f"{str(name)[:_SHOWN]} is not a setting{_closest(str(name), names)}")
     return refusals
+
+
+def _closest(name: str, names: list[str]) -> str:
+    """The end of a refusal of an unknown name: the closest known one, or where the settings are listed."""
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else " (target-sendgrid --about lists the settings)."
 
 
 # The SDK's refusal of one custom_field_mapping entry: "<value> is not valid under any of the given schemas in
@@ -52,9 +55,7 @@ def unknown_variables(environ: Mapping[str, str], prefix: str, known: Iterable[s
         rest = variable[len(prefix) :]
         if variable in names or rest == "LOGLEVEL" or "__" in rest:
             continue
-        close = difflib.get_close_matches(variable, sorted(names), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else " (target-sendgrid --about lists the settings)."
-        refusals.append(f"{variable[:_SHOWN]} names no setting{hint}")
+        refusals.append(f"{variable[:_SHOWN]} names no setting{_closest(variable, sorted(names))}")
     return refusals
 
 
