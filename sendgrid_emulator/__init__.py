@@ -2,7 +2,7 @@
 
 It is the test bed of this project and the default destination of a first run: a real
 HTTP server on loopback that is at least as strict as SendGrid where SendGrid is strict
-(see the facts it follows in the project's SendGrid API notes). Upserts answer 202 and
+(see the facts it follows in docs/sendgrid-api.md). Upserts answer 202 and
 are applied later, when their import job runs, just as at SendGrid.
 
 Layout: ``account`` (the state), one module per resource family (``contacts`` with import

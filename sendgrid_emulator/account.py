@@ -1,6 +1,6 @@
 """The emulated account's state, what every endpoint module shares, and its persistence.
 
-Follows the project's SendGrid API notes; each endpoint module says which section it follows.
+Follows docs/sendgrid-api.md; each endpoint module says which section it follows.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Account:
         self.max_body_bytes = max_body_bytes
         self.faults = faults or Faults()
         # A plan's contact limit: an upsert job that would take the account past it ends "failed", its
-        # errors saying "you have hit your contact limit" (API notes, "Import jobs": sendgrid-go #413).
+        # errors saying "you have hit your contact limit" (docs/sendgrid-api.md, "Import jobs": sendgrid-go #413).
         # Where SendGrid puts that text is unconfirmed: here, in the job's errors file.
         self.contact_limit: int | None = None
         self.data_path = Path(data_path) if data_path else None

@@ -1,6 +1,6 @@
 """Contacts and their import jobs: upsert, delete, count, job status and errors.
 
-Follows "Upsert", "Import jobs" and "Finding contacts" in the API notes: an upsert is checked
+Follows "Upsert", "Import jobs" and "Finding contacts" in docs/sendgrid-api.md: an upsert is checked
 whole (one bad contact fails the request with a 400 naming it), answered 202 with a job id,
 and applied later when its job runs.
 """
@@ -221,7 +221,7 @@ class ContactsEndpoints(Account):
         return 200, answer
 
     def _admin_job_errors(self, req: Request) -> Response:
-        # Best effort at SendGrid (API notes): a CSV of email and error, at a link that takes no key.
+        # Best effort at SendGrid (docs/sendgrid-api.md): a CSV of email and error, at a link that takes no key.
         if req.headers.get("Authorization"):
             raise ApiError(400, "Only one auth mechanism allowed; the link already authenticates")
         job = self.jobs.get(req.params["job_id"])

@@ -1,6 +1,6 @@
 """Contact exports: start one, poll it, and download its files.
 
-Follows "Finding contacts" and "Export files" in the API notes. The files are what production
+Follows "Finding contacts" and "Export files" in docs/sendgrid-api.md. The files are what production
 serves: gzip-compressed, newline-delimited JSON with ``contact_id`` (``file_type: json``) or
 CSV with an upper-case header (``csv``, the default), split past ``max_file_size``, behind
 pre-signed links that take no key (an object store refuses a second auth mechanism).
@@ -27,7 +27,7 @@ ROUTES: tuple[Route, ...] = (
     ("GET", r"/_emulator/downloads/(?P<export_id>[^/]+)/(?P<part>\d+)", "_admin_download", None),
 )
 
-# CSV columns in the order of Airbyte's recorded fixture (API notes, "Export files").
+# CSV columns in the order of Airbyte's recorded fixture (docs/sendgrid-api.md, "Export files").
 CSV_COLUMNS = (
     "EMAIL", "FIRST_NAME", "LAST_NAME", "ADDRESS_LINE_1", "ADDRESS_LINE_2", "CITY", "STATE_PROVINCE_REGION",
     "POSTAL_CODE", "COUNTRY", "ALTERNATE_EMAILS", "PHONE_NUMBER", "WHATSAPP", "LINE", "FACEBOOK", "UNIQUE_NAME",

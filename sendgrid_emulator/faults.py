@@ -1,6 +1,6 @@
 """Fault injection and rate limits: the ways SendGrid makes a client wait or retry.
 
-Rate limits follow "Transport" in the API notes (per-endpoint windows, lower-case
+Rate limits follow "Transport" in docs/sendgrid-api.md (per-endpoint windows, lower-case
 ``x-ratelimit-*`` headers, the reset as seconds to wait); faults are the test bed's own.
 """
 

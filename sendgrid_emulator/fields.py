@@ -1,6 +1,6 @@
 """Custom field definitions: listing (with the reserved fields) and creation with SendGrid's id scheme.
 
-Follows "Custom fields" in the API notes: ids like ``e1_N`` (a counter and the type's letter).
+Follows "Custom fields" in docs/sendgrid-api.md: ids like ``e1_N`` (a counter and the type's letter).
 """
 
 from __future__ import annotations

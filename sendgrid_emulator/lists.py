@@ -1,6 +1,6 @@
 """Lists: paged listing, creation, one list, its count, and removing members (a job).
 
-Follows "Lists" in the API notes.
+Follows "Lists" in docs/sendgrid-api.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Finding contacts: by email (primary and alternate), by id, and the SGQL search the target uses.
 
-Follows "Finding contacts" in the API notes: ``search/emails`` takes at most 100 items of at most
+Follows "Finding contacts" in docs/sendgrid-api.md: ``search/emails`` takes at most 100 items of at most
 100 characters, skips empty ones, searches primary and alternate emails and keys its answer by the
 lower-cased address; 404 when nothing matched.
 """

@@ -43,7 +43,7 @@ DEFAULT_API_KEY = "SG.emulator-key"
 MAX_REQUEST_LINE = 8_150  # characters of URL that RudderStack found nginx to take before a 414
 
 # GET /v3/scopes answers the calling key's scopes (tsg_scopes_v3.yaml). marketing.read is the one
-# Marketing scope a source names (API notes, "Transport"); keys without it answer 403 on /v3/marketing/*.
+# Marketing scope a source names (docs/sendgrid-api.md, "Transport"); keys without it answer 403 on /v3/marketing/*.
 SCOPES_ROUTE: Route = ("GET", r"/v3/scopes", "_get_scopes", "scopes")
 MARKETING_SCOPES = ["mail.send", "marketing.read"]
 
@@ -177,7 +177,7 @@ class SendGridEmulator(
 
     def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes | None]:
         """Answer one request: (status, headers, body); body None resets the connection."""
-        if len(raw_path) > MAX_REQUEST_LINE:  # nginx in front of SendGrid: 414 (API notes, "Lists")
+        if len(raw_path) > MAX_REQUEST_LINE:  # nginx in front of SendGrid: 414 (docs/sendgrid-api.md, "Lists")
             return 414, {}, b"<html><body><h1>414 Request-URI Too Large</h1></body></html>"
         parts = urlsplit(raw_path)
         path = parts.path

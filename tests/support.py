@@ -146,7 +146,7 @@ def prefill(emulator: SendGridEmulator, api: Api, list_id: str, emails: list[str
     emulator.wait_for_jobs()
 
 
-# The shapes of contact exports SendGrid may serve (see "Export files" in the API notes).
+# The shapes of contact exports SendGrid may serve (see "Export files" in docs/sendgrid-api.md).
 EXPORT_VARIANTS = {
     "gzip-json-contact_id": {},
     "gzip-json-upper-keys": {"json_keys": "upper"},

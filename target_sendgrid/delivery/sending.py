@@ -15,7 +15,7 @@ from target_sendgrid.sendgrid.removals import delete_contacts, remove_from_list
 
 logger = logging.getLogger("target-sendgrid.delivery")
 
-# A 400 names a refused contact as contacts[N].<field>; the suffix varies (see the API notes).
+# A 400 names a refused contact as contacts[N].<field>; the suffix varies (see docs/sendgrid-api.md).
 _CONTACT_FIELD = re.compile(r"^contacts\[(\d+)\]")
 
 

@@ -20,7 +20,7 @@ from target_sendgrid.sendgrid.transport import Transport
 
 logger = logging.getLogger("target-sendgrid.client")
 
-# The statuses SendGrid gives, by what they mean (API notes, "Import jobs" and "Export status").
+# The statuses SendGrid gives, by what they mean (docs/sendgrid-api.md, "Import jobs" and "Export status").
 # Anything else, "processing" included, is not finished: polled on until the timeout.
 JOB_FINISHED = frozenset({"completed", "errored", "failed"})
 # A job failed past the plan's contact limit (sendgrid-go #413): resubmitting cannot succeed.

@@ -2,9 +2,9 @@
 
 Gzip-compressed or plain (judged from the bytes, not from headers), newline-delimited JSON or
 CSV with an upper-case header, keys (custom field names too) in any case, the contact's id as ``contact_id`` or ``id``
-(see "Export files" in the API notes). Rows are read one at a time: memory stays flat.
+(see "Export files" in docs/sendgrid-api.md). Rows are read one at a time: memory stays flat.
 
-A download is untrusted input (API notes): :func:`bounded_lines` bounds what it may cost, in bytes
+A download is untrusted input (docs/sendgrid-api.md): :func:`bounded_lines` bounds what it may cost, in bytes
 after inflating, in the length of one line and in time, and names what went wrong in one line.
 """
 

@@ -1,6 +1,6 @@
 """SendGrid's documented limits and reserved names, as the target keeps to them.
 
-From SendGrid's OpenAPI spec and docs (the project's SendGrid API notes). The emulator keeps a
+From SendGrid's OpenAPI spec and docs (docs/sendgrid-api.md). The emulator keeps a
 copy of its own; tests/unit/test_limits.py holds both to the conformance schemas.
 """
 

@@ -98,7 +98,7 @@ def _read_whole(response: requests.Response) -> Answer:
     return Answer(response.status_code, response.reason or "", response.headers, bytes(body))
 
 
-MAX_RESET_WAIT = 120.0  # SendGrid's windows are about a minute (API notes, "Transport")
+MAX_RESET_WAIT = 120.0  # SendGrid's windows are about a minute (docs/sendgrid-api.md, "Transport")
 IMPLAUSIBLE_RESET_WAIT = 5.0  # the wait for a reset that is no finite, plausible number
 
 

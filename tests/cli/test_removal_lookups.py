@@ -108,7 +108,7 @@ def test_a_plans_contact_limit_ends_the_run_after_one_attempt_saying_what_to_do(
 def test_in_mirror_mode_a_changed_email_leaves_the_list_and_stays_a_contact(
     emulator: SendGridEmulator, tmp_path: Path
 ) -> None:
-    # SendGrid makes a second contact for the new address (API notes, "Identifiers"): the old one
+    # SendGrid makes a second contact for the new address (docs/sendgrid-api.md, "Identifiers"): the old one
     # stays in its lists unless something removes it. Mirror mode does, once the run completes.
     config = target_config(emulator, sync_mode="mirror")
     assert run_cli(config, "email_change_before.singer", tmp_path).returncode == 0

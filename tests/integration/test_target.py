@@ -154,7 +154,7 @@ def test_a_refused_contact_never_sinks_its_batch(
     """Contacts the target lets through but SendGrid refuses are isolated, the rest sent.
 
     SendGrid names a bad email's field ``contacts[N].email`` or ``contacts[N].identifier``
-    (see the API notes): both are read by the index alone.
+    (see docs/sendgrid-api.md): both are read by the index alone.
     """
     emulator.itemised_errors = itemised
     emulator.invalid_email_field = suffix

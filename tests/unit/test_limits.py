@@ -41,7 +41,7 @@ def test_the_limits_are_sendgrids(limits: ModuleType) -> None:
         == limits.MAX_CUSTOM_FIELDS
     )
     for name, limit in limits.FIELD_LIMITS.items():
-        if name in CONTACT_FIELDS:  # the rest are writable but missing from the request schema (API notes)
+        if name in CONTACT_FIELDS:  # the rest are writable but missing from the request schema (docs/sendgrid-api.md)
             assert limit == CONTACT_FIELDS[name].get("maxLength"), name
 
 
