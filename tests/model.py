@@ -282,8 +282,12 @@ def expect(case: Case) -> Expected:
         )
         if stopped:
             found.ok = False
-            found.state_may_lag = versioned  # STATE before the completing ACTIVATE_VERSION may have gone
-            return _keep(found, before, None) if not writes else _account(found, contacts, account, None)
+            if not writes:
+                return _keep(found, before, None)
+            # Versioned: a STATE before the completing ACTIVATE_VERSION may have gone, never the one after it.
+            # Unversioned: every STATE waits for the removals, so none at all.
+            found.state_may_lag = versioned
+            return _account(found, contacts, account, last_state if versioned else None)
         if complete:
             for target, emails in leaving.items():
                 for email in emails:

@@ -81,6 +81,15 @@ FOUND = {
         (Row("ann@x.io"), Row("ann@x.io", deleted=True)),
         state_every=1,
     ),
+    # Versioned mirror stopped by the safety stop: the STATE after the records and before the completing
+    # ACTIVATE_VERSION was rightly written (its record was settled); the model allowed no STATE at all.
+    "combo_versioned_stop_state_before_activate.singer": Case(
+        {"list_id": "Main", "sync_mode": "mirror"},
+        Account(MAIN, contacts=(Member("zed@x.io", frozenset({"Main"}), alternate="bo@x.io"),)),
+        (Row("not-an-email"),),
+        habit="pipelinewise",
+        state_every=1,
+    ),
 }
 
 
