@@ -264,7 +264,10 @@ class Transport:
             raise TimeoutError(f"{method} {path}: no whole answer before the deadline, retries included") from None
         except requests.ConnectionError as exc:
             if not self.answered:
-                raise Unreachable(f"Could not connect to {self.api_url} ({method} {path}): {_cause(exc)}.") from None
+                raise Unreachable(
+                    f"Could not connect to {self.api_url} ({method} {path}): "
+                    f"{_cause(exc, is_loopback(urlsplit(self.api_url).hostname or ''))}."
+                ) from None
             raise self._unreached(method, path, exc) from None
         except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise self._unreached(method, path, exc) from None
@@ -349,7 +352,7 @@ class Transport:
             yield bounded_lines(t.cast(IO[bytes], response.raw), f"download of an {what}", bounds)
 
 
-def _cause(exc: requests.ConnectionError) -> str:
+def _cause(exc: requests.ConnectionError, loopback: bool) -> str:
     """Why a connection could not be made, in a user's words, with the fix where there is one."""
     text = str(exc)
     if isinstance(exc, requests.exceptions.SSLError):
@@ -359,11 +362,6 @@ def _cause(exc: requests.ConnectionError) -> str:
     if "Name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
         return "its host name is unknown: check api_url"
     if "Connection refused" in text:
-        hint = " (is the emulator running? start it with sendgrid-emulator)" if is_loopback(_host(exc)) else ""
+        hint = " (is the emulator running? start it with sendgrid-emulator)" if loopback else ""
         return f"the connection was refused, nothing listens there{hint}"
     return f"{type(exc).__name__}: check api_url and the network"
-
-
-def _host(exc: requests.ConnectionError) -> str:
-    request = exc.request
-    return (urlsplit(request.url).hostname or "") if request is not None and request.url else ""
