@@ -19,6 +19,7 @@ import pytest
 from hypothesis import settings
 
 from sendgrid_emulator import SendGridEmulator
+from tests.meltano_project import MeltanoProject, make_project
 from tests.support import API_KEY, DATA, Api, HostileSendGrid
 
 # The combination test's budget (tests/integration/test_combinations.py): CI draws a few hundred cases in
@@ -35,6 +36,12 @@ def emulator() -> Iterator[SendGridEmulator]:
     """A fresh emulator on an ephemeral loopback port, with short job delays."""
     with SendGridEmulator(API_KEY, job_delay=0.02, seed=7) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """The repository's Meltano project, copied to a temporary folder, its plugins installed once."""
+    return make_project(tmp_path_factory.mktemp("meltano") / "project")
 
 
 @pytest.fixture

@@ -17,13 +17,8 @@ from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.contacts.mapping import Rejected, normalise_email
 from target_sendgrid.sample import profiles
 from tests.conftest import target_command
+from tests.meltano_project import MeltanoProject
 from tests.support import API_KEY, ROOT, meltano, run_target, singer_lines, target_config
-
-
-def run_meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([meltano(), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def sample_segment_emails(segments: set[str]) -> set[str]:
@@ -37,25 +32,44 @@ def sample_segment_emails(segments: set[str]) -> set[str]:
 
 
 @pytest.mark.slow
-def test_meltano_run_exports_the_sample(emulator: SendGridEmulator, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "TARGET_SENDGRID_API_URL": emulator.url,
-        "TARGET_SENDGRID_API_KEY": API_KEY,  # the key from the environment only
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",  # fresh state for this test
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    run_meltano(env, "install")
-    done = run_meltano(env, "run", "tap-jsonl", "target-sendgrid")
+def test_meltano_run_exports_the_sample(emulator: SendGridEmulator, meltano_project: MeltanoProject) -> None:
+    env = meltano_project.env(
+        TARGET_SENDGRID_API_URL=emulator.url,
+        TARGET_SENDGRID_API_KEY=API_KEY,  # the key from the environment only
+    )
+    done = meltano_project.run(env, "run", "tap-jsonl", "target-sendgrid")
     [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == "Sample segments"]
     assert emulator.list_emails(list_id) == sample_segment_emails({"vip", "high_ltv"})
     assert "Export finished" in done.stderr
     assert API_KEY not in done.stdout + done.stderr
     # Meltano stored the STATE the target emitted. tap-jsonl re-reads a file whose bookmark
     # it holds, so a second run sends the same profiles again: they update, nothing is doubled.
-    again = run_meltano(env, "run", "tap-jsonl", "target-sendgrid")
+    again = meltano_project.run(env, "run", "tap-jsonl", "target-sendgrid")
     assert '"created": 0' in again.stderr
     assert emulator.list_emails(list_id) == sample_segment_emails({"vip", "high_ltv"})
+
+
+@pytest.mark.slow
+def test_three_meltano_jobs_at_once_each_fill_their_own_list(meltano_project: MeltanoProject) -> None:
+    # "Running many pipelines" in the README: its shell block, literally, runs the project's three jobs
+    # at once against one account, with a shared rate limit low enough to be reached.
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- parallel-runs:start -->\n```bash\n")[1].split("```\n<!-- parallel-runs:end")[0]
+    jobs = {"churn-risk": ("Churn risk", "churn_risk"), "dormant": ("Dormant", "dormant")}
+    jobs["newsletter"] = ("Newsletter", "newsletter")
+    with SendGridEmulator(API_KEY, job_delay=0.1, rate_limit=2, rate_window=1.0) as emulator:
+        env = meltano_project.env(TARGET_SENDGRID_API_URL=emulator.url, TARGET_SENDGRID_API_KEY=API_KEY)
+        env["PATH"] = f"{Path(meltano_project.executable).parent}{os.pathsep}{env['PATH']}"
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block], cwd=meltano_project.root, env=env, timeout=900, check=False
+        )
+        logs = {job: (meltano_project.root / f"{job}.log").read_text() for job in jobs}
+        assert done.returncode == 0, "\n".join(log[-2500:] for log in logs.values())
+        for job, (list_name, segment) in jobs.items():
+            [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == list_name]
+            assert emulator.list_emails(list_id) == sample_segment_emails({segment})
+            assert "Export finished" in logs[job]
+        assert any(r["status"] == 429 for r in emulator.requests_made()), "the shared limit was never reached"
 
 
 def test_settings_from_environment_variables(emulator: SendGridEmulator) -> None:

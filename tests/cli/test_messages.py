@@ -11,7 +11,8 @@ import pytest
 
 from sendgrid_emulator import SendGridEmulator
 from tests.conftest import logged_summary, run_cli, target_command
-from tests.support import API_KEY, DATA, ROOT, Api, meltano, target_config
+from tests.meltano_project import MeltanoProject
+from tests.support import API_KEY, DATA, ROOT, Api, target_config
 
 
 def test_numeric_bookmarks_pass_through_value_equal(emulator: SendGridEmulator, tmp_path: Path) -> None:
@@ -92,19 +93,9 @@ def test_a_schema_error_says_its_prefix_once(emulator: SendGridEmulator, tmp_pat
 
 
 @pytest.fixture(scope="session")
-def tap_jsonl() -> Path:
+def tap_jsonl(meltano_project: MeltanoProject) -> Path:
     """tap-jsonl from the package registry, installed by Meltano into its own virtualenv."""
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    done = subprocess.run(
-        [meltano(), "install", "--plugin-type", "extractor", "tap-jsonl"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return ROOT / ".meltano/extractors/tap-jsonl/venv/bin/tap-jsonl"
+    return meltano_project.plugin_executable("extractors", "tap-jsonl")
 
 
 def pipe(tap: Path, tap_config: dict, config: dict, tmp_path: Path, name: str) -> subprocess.CompletedProcess:
