@@ -135,6 +135,18 @@ def test_the_readme_meltano_walkthrough_works_literally(tmp_path: Path) -> None:
     assert loader["config"]["segments"] == ["vip"]
     [finished] = re.findall(r"Export finished: (\{.*\})", err)
     assert json.loads(finished)["exported"] == len(sample_segment_emails({"vip"}))
+    # A new shell, where nothing is exported: the plugin still installs (its pip_url's variable is in
+    # the project's .env), again and under another name, and git leaves that machine-local file out.
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
+    for args in (
+        ["install", "--clean", "--plugin-type", "loader", "target-sendgrid"],
+        ["add", "--plugin-type", "loader", "target-sendgrid--dormant", "--inherit-from", "target-sendgrid"],
+    ):
+        again = subprocess.run(
+            [str(clone / ".venv" / "bin" / "meltano"), *args], cwd=project, env=env, capture_output=True, text=True
+        )
+        assert again.returncode == 0, again.stderr[-3000:]
+    assert (project / ".meltano/loaders/target-sendgrid/venv/bin/target-sendgrid").exists()
 
 
 def test_three_pipelines_at_once_share_the_rate_limit_and_each_list_is_exact(tmp_path: Path) -> None:
