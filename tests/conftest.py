@@ -24,9 +24,11 @@ from tests.support import API_KEY, DATA, Api, HostileSendGrid
 
 # The combination test's budget (tests/integration/test_combinations.py): CI draws a few hundred cases in
 # a few minutes; --hypothesis-profile=thorough draws thousands when asked (the README says how).
-settings.register_profile("ci", max_examples=200, derandomize=True, print_blob=True)
+settings.register_profile(
+    "ci", max_examples=200, derandomize=True, print_blob=True, database=None
+)  # no .hypothesis/ in the clone
 settings.register_profile("thorough", max_examples=3000, print_blob=True)
-settings.register_profile("quick", max_examples=25)
+settings.register_profile("quick", max_examples=25, database=None)
 settings.register_profile("explore", max_examples=800, print_blob=True)
 settings.load_profile("ci")
 
