@@ -8,9 +8,14 @@ and for anyone who asks for it with ``TARGET_SENDGRID_LOGLEVEL=DEBUG``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import select
+import stat
 import sys
+import time
 import typing as t
 import warnings
 from pathlib import Path
@@ -30,6 +35,7 @@ class SendGridCommand(SingerCommand):
     """
 
     expected_errors: tuple[type[BaseException], ...] = ()
+    reads_stdin = True  # False when --input names a file: standard input is then not the tap's
 
     @override
     def invoke(self, ctx: click.Context) -> t.Any:
@@ -41,11 +47,13 @@ class SendGridCommand(SingerCommand):
         logging.captureWarnings(capture=True)
         warnings.filterwarnings("once", category=DeprecationWarning)
         sys.excepthook = self.excepthook
+        self.reads_stdin = ctx.params.get("file_input") is None
         try:
             return click.Command.invoke(self, ctx)
         except ConfigValidationError as exc:
             for error in exc.errors or [str(exc)]:
                 self.logger.error("%s", error)
+            self._drain_input()
             ctx.exit(1)
 
     @override
@@ -55,9 +63,41 @@ class SendGridCommand(SingerCommand):
         """Log an expected failure as its message alone; anything else as the SDK does."""
         if not issubclass(exc_type, self.expected_errors):
             super().excepthook(exc_type, exc_value, exc_traceback)
+        else:
+            self.logger.error("%s", exc_value)
+            self.logger.debug("Where it failed:", exc_info=(exc_type, exc_value, exc_traceback))
+        self._drain_input()
+
+    def _drain_input(self) -> None:
+        if self.reads_stdin:
+            drain_pipe(sys.stdin, DRAIN_SECONDS)
+
+
+# How long a failed run keeps reading its piped input before it exits: long enough for a tap whose
+# output is already written (Meltano holds it in a buffer), short enough not to delay a failure.
+DRAIN_SECONDS = 3.0
+
+
+def drain_pipe(stream: t.TextIO, seconds: float) -> None:
+    """Read and discard what is left in a piped ``stream``, until it ends or ``seconds`` pass.
+
+    A failed run exits with input unread. The process writing into the pipe then fails on its
+    own: a tap with a ``BrokenPipeError`` traceback, or ``meltano run`` with a hundred lines of one
+    after the target's one-line error. Reading what is already on its way lets the writer finish,
+    so the target's error stays the last word. Files and terminals are left alone.
+    """
+    try:
+        descriptor = stream.fileno()
+        if not stat.S_ISFIFO(os.fstat(descriptor).st_mode):
             return
-        self.logger.error("%s", exc_value)
-        self.logger.debug("Where it failed:", exc_info=(exc_type, exc_value, exc_traceback))
+    except (OSError, ValueError):  # closed, or not backed by a descriptor (a test's StringIO)
+        return
+    deadline = time.monotonic() + seconds
+    with contextlib.suppress(OSError):
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([descriptor], [], [], left)
+            if not ready or not os.read(descriptor, 1 << 20):
+                return
 
 
 def check_config_files(paths: tuple[str, ...]) -> None:

@@ -180,3 +180,25 @@ def test_three_pipelines_at_once_share_the_rate_limit_and_each_list_is_exact(tmp
                         expected.add(normalise_email(record["email"]))
             assert emulator.list_emails(list_id) == expected
         assert any(r["status"] == 429 for r in emulator.requests_made()), "the shared limit was never reached"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "setting",
+    [{"TARGET_SENDGRID_BATCH_SIZE": "50000"}, {"TARGET_SENDGRID_API_URL": "http://127.0.0.1:9"}],
+    ids=["refused-setting", "unreachable-api"],
+)
+def test_a_failed_start_under_meltano_ends_on_the_targets_line_not_a_broken_pipe(
+    meltano_project: MeltanoProject, setting: dict[str, str]
+) -> None:
+    # The tap has written its whole output into Meltano's pipe when the target stops at start; the
+    # target reads the rest (briefly) so that Meltano's writer does not fail with a traceback.
+    env = meltano_project.env(**{"TARGET_SENDGRID_API_URL": "http://127.0.0.1:9", **setting})
+    env["TARGET_SENDGRID_API_KEY"] = API_KEY
+    done = subprocess.run(
+        meltano_project.command("run", "tap-jsonl", "target-sendgrid"), env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
+    failure = r"\[error *\] target-sendgrid .*(batch_size|Could not connect to http://127\.0\.0\.1:9)"
+    assert re.search(failure, done.stderr), done.stderr[-3000:]
