@@ -53,7 +53,8 @@ class SendGridCommand(SingerCommand):
         except ConfigValidationError as exc:
             for error in exc.errors or [str(exc)]:
                 self.logger.error("%s", error)
-            self._drain_input()
+            if self.reads_stdin:
+                drain_pipe(sys.stdin, DRAIN_SECONDS)
             ctx.exit(1)
 
     @override
@@ -66,9 +67,6 @@ class SendGridCommand(SingerCommand):
         else:
             self.logger.error("%s", exc_value)
             self.logger.debug("Where it failed:", exc_info=(exc_type, exc_value, exc_traceback))
-        self._drain_input()
-
-    def _drain_input(self) -> None:
         if self.reads_stdin:
             drain_pipe(sys.stdin, DRAIN_SECONDS)
 
