@@ -8,9 +8,8 @@ are ``true``/``false``, and objects and arrays are compact JSON.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -64,25 +63,36 @@ def convert(value: Any, field_type: str) -> tuple[Any, bool]:
     return text, False
 
 
-def _number(value: Any) -> int | float | Decimal:
+def parse_number(value: Any) -> Decimal:
+    """A value's number, digits kept: a JSON number, or numeric text (``"12.50"``, ``" 7 "``, ``"1e3"``).
+
+    Raise Unconvertible for anything else: booleans, text that is not a number (``"1,234.50"``:
+    a comma may be a decimal or a thousands separator), and infinities or NaN.
+    """
     if isinstance(value, bool):
         raise Unconvertible(f"{_kind(value)} is not a number")
-    if isinstance(value, (int, float)):
+    if isinstance(value, Decimal):
         number = value
-    elif isinstance(value, Decimal):  # how the SDK's reader gives every fraction: keep its digits
-        if not value.is_finite():
-            raise Unconvertible(f"{_kind(value)} is not a finite number")
-        return value
+    elif isinstance(value, (int, float)):
+        number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
     else:
         try:
-            number = float(str(value).strip())
-        except ValueError:
+            number = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
             raise Unconvertible(f"{_kind(value)} is not a number") from None
-        if number.is_integer() and "." not in str(value) and "e" not in str(value).lower():
-            number = int(number)
-    if isinstance(number, float) and not math.isfinite(number):
+    if not number.is_finite():
         raise Unconvertible(f"{_kind(value)} is not a finite number")
     return number
+
+
+def _number(value: Any) -> int | float | Decimal:
+    """A Number field's value to send: the record's own number, or numeric text as an int or a float."""
+    number = parse_number(value)
+    if not isinstance(value, str):
+        return value if isinstance(value, (int, Decimal)) else float(value)
+    if number == number.to_integral_value() and "." not in value and "e" not in value.lower():
+        return int(number)
+    return float(number)
 
 
 # What a Date takes (the README lists it): an ISO-8601 date or date-time in the extended form,

@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 
+from target_sendgrid.contacts.stored import stored_number
 from target_sendgrid.errors import MirrorStopped
 from target_sendgrid.plan import Plan
 from target_sendgrid.sendgrid.client import SendGridClient
@@ -88,7 +89,7 @@ def mirror_version(
     ``exported`` and ``left`` (a plan, which sent nothing): the members this run would have stamped, who
     stay, and those it would have taken out; the lists are judged as they would be after the run.
     """
-    complete = _number(version)
+    complete = stored_number(version)
     if complete is None:
         raise MirrorStopped(f"Table version {version!r} is not a number: nothing was removed.")
 
@@ -124,17 +125,7 @@ def mirror_version(
 
 def stamp_of(row: dict[str, Any], field: str) -> Decimal | None:
     """A member's table-version stamp from an export row (JSON: nested by name; CSV: a column)."""
-    return _number(custom_value(row, field))
-
-
-def _number(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+    return stored_number(custom_value(row, field))
 
 
 class _Changes(NamedTuple):

@@ -6,21 +6,21 @@ entry per member: a hash of its email -> a hash of its values for the fields the
 plus a bit per target list it belongs to: about 130 MB per million members (measured).
 
 A record's contact is *unchanged* when its email's entry exists, its values hash the same,
-and it is already in every list it is bound for. Values are compared as SendGrid stores them:
-text trimmed, empty as absent, numbers by value, dates by day, alternate emails as a set.
+and it is already in every list it is bound for. Values are compared as SendGrid stores them
+(``contacts/stored.py``): text trimmed, empty as absent, numbers by value, dates by day,
+alternate emails as a set.
 Python's ``hash`` is per process, which is all this needs: nothing is kept between runs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
+from target_sendgrid.contacts.stored import kind_of, stored
 from target_sendgrid.errors import Interrupted
 from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.client import SendGridClient
@@ -157,44 +157,14 @@ class SendGridCopy:
             self.members[key] = known | _TOUCHED
 
     def _row_hash(self, row: dict[str, Any]) -> int:
-        values = [_normal(f, row.get(f)) for f in self.fields]
-        values += [_normal(c.field_type, custom_value(row, c.name)) for c in self.custom]
-        return hash(tuple(values)) & ((1 << 62) - 1)
+        return self._hash([row.get(f) for f in self.fields], [custom_value(row, c.name) for c in self.custom])
 
     def _contact_hash(self, contact: dict[str, Any]) -> int:
         custom = contact.get("custom_fields") or {}
-        values = [_normal(f, contact.get(f)) for f in self.fields]
-        values += [_normal(c.field_type, custom.get(c.id)) for c in self.custom]
+        return self._hash([contact.get(f) for f in self.fields], [custom.get(c.id) for c in self.custom])
+
+    def _hash(self, reserved: list[Any], custom: list[Any]) -> int:
+        """One fingerprint for a row as exported and a contact as sent: values as SendGrid stores them."""
+        values = [stored(kind_of(f), v) for f, v in zip(self.fields, reserved, strict=True)]
+        values += [stored(c.field_type, v) for c, v in zip(self.custom, custom, strict=True)]
         return hash(tuple(values)) & ((1 << 62) - 1)
-
-
-def _normal(kind: str, value: Any) -> Any:
-    """A value as SendGrid stores it, for comparison (kind: a reserved field or a custom field type)."""
-    if value is None or value == "" or value == []:
-        return None
-    if kind == "Number":
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            return str(value).strip()
-        return number.normalize() if number.is_finite() else str(number)
-    if kind == "Date":
-        return _day(str(value).strip())
-    if kind == "alternate_emails":
-        items = value if isinstance(value, list) else str(value).split(",")
-        return tuple(sorted({str(i).strip().lower() for i in items if str(i).strip()})) or None
-    return str(value).strip() or None
-
-
-def _day(text: str) -> str:
-    """A date as YYYY-MM-DD, from ISO-8601 or MM/DD/YYYY (how SendGrid's UI writes dates)."""
-    for parse in (lambda t: dt.datetime.fromisoformat(t.replace("Z", "+00:00")), _us_date):
-        try:
-            return parse(text).date().isoformat()
-        except ValueError:
-            continue
-    return text
-
-
-def _us_date(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%m/%d/%Y")
