@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.combinations import run_case
+from tests.combinations import run_both_paths
 from tests.model import ABSENT, HABITS, SEGMENT_LISTS, VERSION, Account, Case, Member, Row, expect
 
 EMAILS = ("ann@x.io", "bo@x.io", "cy@x.io", "dee@x.io")
@@ -98,11 +98,11 @@ def cases(draw: st.DrawFn) -> Case:
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(case=cases(), sdk_path=st.booleans())
-def test_every_combination_keeps_the_contract(
-    case: Case, sdk_path: bool, tmp_path_factory: pytest.TempPathFactory
+@given(case=cases())
+def test_every_combination_keeps_the_contract_on_both_record_paths(
+    case: Case, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    run_case(case, tmp_path_factory.mktemp("batch"), sdk_path)
+    run_both_paths(case, tmp_path_factory.mktemp("batch"))
 
 
 def test_the_model_is_not_vacuous() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.combinations import run_case, singer_input
+from tests.combinations import run_both_paths, singer_input
 from tests.model import Account, Case, Member, Row
 from tests.support import DATA
 
@@ -94,12 +94,11 @@ FOUND = {
 
 
 @pytest.mark.parametrize("scenario", sorted(FOUND))
-@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
-def test_a_found_case_keeps_the_contract(scenario: str, sdk_path: bool, tmp_path: Path) -> None:
+def test_a_found_case_keeps_the_contract_on_both_record_paths(scenario: str, tmp_path: Path) -> None:
     case = FOUND[scenario]
     lines = (DATA / scenario).read_text().splitlines(keepends=True)
     assert lines == singer_input(case, tmp_path), f"{scenario} no longer holds its case's input"
-    run_case(case, tmp_path, sdk_path, lines)
+    run_both_paths(case, tmp_path, lines)
 
 
 if __name__ == "__main__":  # writes the scenario files: python -m tests.integration.test_found_combinations
