@@ -109,3 +109,17 @@ def test_the_main_job_exports_the_sample_and_a_second_run_resumes(clone: Path) -
     shown_again = "\n".join(line for _, line in again)
     assert again_code == 0, shown_again[-3000:]
     assert '"created": 0' in shown_again  # the emulator kept its contacts in output/, as SendGrid would
+
+
+@pytest.mark.slow
+def test_a_tap_that_fails_part_way_fails_the_script(clone: Path, tmp_path: Path) -> None:
+    # tap-jsonl samples the first 1,000 lines to discover the schema, then fails on a line that is not
+    # UTF-8 after them: the target's input ends normally, but the run did not finish.
+    lines = (ROOT / "sample" / "profiles.jsonl").read_bytes().splitlines(keepends=True)
+    broken = tmp_path / "profiles.jsonl"
+    broken.write_bytes(b"".join([*lines[:1200], b'{"email": "\xff\xfe"}\n', *lines[1200:]]))
+    code, lines_shown = export(clone, TAP_JSONL_PATH=str(broken))
+    shown = "\n".join(line for _, line in lines_shown)
+    assert code == 1, shown[-3000:]
+    assert "The export failed (meltano run exited 1)" in shown
+    assert re.search(r"[A-Za-z]+Error: ", shown), shown[-3000:]  # the tap's own error reaches the terminal
