@@ -63,7 +63,7 @@ def test_three_meltano_jobs_at_once_each_fill_their_own_list(meltano_project: Me
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", block], cwd=meltano_project.root, env=env, timeout=900, check=False
         )
-        logs = {job: (meltano_project.root / f"{job}.log").read_text() for job in jobs}
+        logs = {job: (meltano_project.root / "output" / f"{job}.log").read_text() for job in jobs}
         assert done.returncode == 0, "\n".join(log[-2500:] for log in logs.values())
         for job, (list_name, segment) in jobs.items():
             [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == list_name]
