@@ -75,7 +75,7 @@ class ExportRun:
             _check_scopes(client)
         stand_in = new_id if plan is not None else None  # a plan creates nothing: it names what it would
         custom_fields = _custom_fields(settings, client, stand_in)
-        segment_lists = settings.segment_lists
+        segment_lists = settings.routed_segments
         list_name = settings.list_name
         # One read of the account's lists finds (or creates) every list named in the settings.
         wanted = [*segment_lists.values(), *([list_name] if list_name else [])]

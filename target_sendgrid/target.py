@@ -60,9 +60,13 @@ class TargetSendGrid(SingerTarget):
             raise ConfigValidationError(exc.args[0], errors=unknown + settings.explain(exc.errors)) from None
         known = self.config_jsonschema["properties"]
         unknown = settings.unknown_settings(self.config, known)
+        prefix = self.name.upper().replace("-", "_") + "_"  # the SDK's naming of its variables
+        misspelt = settings.unknown_variables(os.environ, prefix, known)
         if kwargs.get("parse_env_config"):  # --config ENV: a misspelt variable is refused like a misspelt key
-            prefix = self.name.upper().replace("-", "_") + "_"  # the SDK's naming of its variables
-            unknown += settings.unknown_variables(os.environ, prefix, known)
+            unknown += misspelt
+        else:  # read from a file (as Meltano passes them): the variable is not read, which a typo must not hide
+            for line in misspelt:
+                self.logger.warning("%s It is not read: the settings come from the --config file.", line)
         if unknown:
             raise ConfigValidationError("unknown settings", errors=unknown)  # before anything is read or sent
         self.settings = Settings.from_config(self.config)

@@ -161,10 +161,12 @@ def expect(case: Case) -> Expected:
         return before  # a dry run cannot see the account: it takes every field as creatable
 
     # --- what the run resolves at start --------------------------------------------------------------
-    targets = tuple(sorted(s["segment_lists"].values())) if "segment_lists" in s else ("Main",)
+    selected = {x.lower() for x in s.get("segments", [])}
+    # A segment_lists entry of a segment that segments does not select is no target: not created, not judged.
+    routed = {k: v for k, v in s.get("segment_lists", {}).items() if not selected or k in selected}
+    targets = tuple(sorted(set(routed.values()))) if "segment_lists" in s else ("Main",)
     # The stream's schema types ltv as a number or a string: created undeclared, it is a Text field.
     ltv_type = account.ltv_type or declared or "Text"
-    selected = {x.lower() for x in s.get("segments", [])}
     start = {
         m.email: {"fname": m.fname, "ltv": m.ltv, "stamp": m.stamp, "lists": set(m.lists)} for m in account.contacts
     }

@@ -45,15 +45,18 @@ _CUSTOM_ENTRY = re.compile(r"in config\['custom_field_mapping'\]\['(?P<name>.{0,
 
 
 def unknown_variables(environ: Mapping[str, str], prefix: str, known: Iterable[str]) -> list[str]:
-    """With ``--config ENV``: one refusal per ``<prefix>*`` variable that names no setting, as in a file.
+    """One line per ``<prefix>*`` variable that names no setting: a refusal with ``--config ENV``, as for a
+    key in a file, else a warning (the variable is not read).
 
-    The SDK's log level (``<prefix>LOGLEVEL``) and Meltano's extras (a double underscore) are not settings.
+    Not settings, and never named: the SDK's log level (``<prefix>LOGLEVEL``), and the variables Meltano
+    sets with a double underscore: its extras (``TARGET_SENDGRID__LOAD_SCHEMA``) and the settings of an
+    inherited plugin (``target-sendgrid--vip`` reads ``TARGET_SENDGRID__VIP_<SETTING>``).
     """
     names = {prefix + name.upper().replace("-", "_"): name for name in known}
     refusals = []
     for variable in sorted(v for v in environ if v.startswith(prefix)):
         rest = variable[len(prefix) :]
-        if variable in names or rest == "LOGLEVEL" or "__" in rest:
+        if variable in names or rest == "LOGLEVEL" or rest.startswith("_") or "__" in rest:
             continue
         refusals.append(f"{variable[:_SHOWN]} names no setting{_closest(variable, sorted(names))}")
     return refusals
@@ -61,6 +64,11 @@ def unknown_variables(environ: Mapping[str, str], prefix: str, known: Iterable[s
 
 # "'vip' is not of type 'array', 'null' in config['segments']"
 _ARRAY = re.compile(r"is not of type 'array'.* in config\['(?P<name>[a-z_]{1,60})'\]$")
+# jsonschema's words for a number out of its range, e.g. "50000 is greater than the maximum of 30000".
+_BOUND = re.compile(
+    r"^(?P<value>\S{1,40}) is (?P<way>greater|less) than the (?:maximum|minimum) of (?P<bound>\S{1,40}) "
+    r"in config\['(?P<name>[a-z_]{1,60})'\]$"
+)
 
 
 def explain(errors: Iterable[str]) -> list[str]:
@@ -78,6 +86,9 @@ def _explain(error: str) -> str:
         )
     if found := _ARRAY.search(error):
         return f'{found["name"]} must be a list, e.g. {found["name"]}: ["vip", "newsletter"].'
+    if found := _BOUND.search(error):
+        most = "at most" if found["way"] == "greater" else "at least"
+        return f"{found['name']} is {found['value']}: set it to {most} {found['bound']}."
     if found := _CUSTOM_ENTRY.search(error):
         name = found["name"]
         return (
@@ -165,7 +176,8 @@ def unused(settings: Settings) -> list[str]:
         for key in sorted(set(routed) - selected):
             found.append(
                 f"segment_lists names segment {routed[key]!r}, which segments does not select: its list "
-                f"{settings.segment_lists[routed[key]]!r} gets no contact. Add it to segments, or drop the entry."
+                f"{settings.segment_lists[routed[key]]!r} is left alone (not created, nothing added or removed). "
+                "Add the segment to segments, or drop the entry."
             )
         default = settings.list_name or settings.list_id
         if routed and default and selected <= set(routed):

@@ -82,6 +82,15 @@ class Settings:
         return self.sync_mode == "mirror"
 
     @property
+    def routed_segments(self) -> dict[str, str]:
+        """The ``segment_lists`` entries of selected segments: an entry of a segment that ``segments`` does
+        not select would get no contact, so its list is no target of the run (and a warning says so)."""
+        if not self.segments:
+            return dict(self.segment_lists)
+        selected = {s.strip().casefold() for s in self.segments}
+        return {k: v for k, v in self.segment_lists.items() if k.strip().casefold() in selected}
+
+    @property
     def has_list(self) -> bool:
         """Whether any target list is configured."""
         return bool(self.list_id or self.list_name or self.segment_lists)

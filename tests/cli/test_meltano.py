@@ -36,12 +36,15 @@ def test_meltano_run_exports_the_sample(emulator: SendGridEmulator, meltano_proj
     env = meltano_project.env(
         TARGET_SENDGRID_API_URL=emulator.url,
         TARGET_SENDGRID_API_KEY=API_KEY,  # the key from the environment only
+        TARGET_SENDGRID_SEGMNETS='["vip"]',  # a typo: Meltano passes it on, the target names it
     )
     done = meltano_project.run(env, "run", "tap-jsonl", "target-sendgrid")
     [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == "Sample segments"]
     assert emulator.list_emails(list_id) == sample_segment_emails({"vip", "high_ltv"})
     assert "Export finished" in done.stderr
     assert API_KEY not in done.stdout + done.stderr
+    # The one variable that names no setting is named; none of those Meltano sets itself is.
+    assert re.findall(r"(TARGET_SENDGRID_\w+) names no setting", done.stderr) == ["TARGET_SENDGRID_SEGMNETS"]
     # Meltano stored the STATE the target emitted. tap-jsonl re-reads a file whose bookmark
     # it holds, so a second run sends the same profiles again: they update, nothing is doubled.
     again = meltano_project.run(env, "run", "tap-jsonl", "target-sendgrid")
@@ -69,6 +72,7 @@ def test_three_meltano_jobs_at_once_each_fill_their_own_list(meltano_project: Me
             [list_id] = [i for i, lst in emulator.lists.items() if lst["name"] == list_name]
             assert emulator.list_emails(list_id) == sample_segment_emails({segment})
             assert "Export finished" in logs[job]
+            assert "names no setting" not in logs[job]  # an inherited plugin's variables are Meltano's
         assert any(r["status"] == 429 for r in emulator.requests_made()), "the shared limit was never reached"
 
 

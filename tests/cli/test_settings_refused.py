@@ -143,13 +143,20 @@ def env_run(config: dict, tmp_path: Path, env: dict[str, str], *extra: str) -> s
 
 def test_a_misspelt_variable_is_refused_with_config_env(emulator: SendGridEmulator, tmp_path: Path) -> None:
     config = target_config(emulator)
+    # Meltano's own variables (an extra, an inherited plugin's setting) and the SDK's log level are not settings.
     env = {"TARGET_SENDGRID_SEGMNETS": '["vip"]', "TARGET_SENDGRID_LOGLEVEL": "INFO"}
+    env |= {"TARGET_SENDGRID__LOAD_SCHEMA": "x", "TARGET_SENDGRID__VIP_LIST_NAME": "VIP"}
     run = env_run(config, tmp_path, env, "--config", "ENV")
     assert run.returncode == 1
     assert refusals(run.stderr) == ["TARGET_SENDGRID_SEGMNETS names no setting; did you mean TARGET_SENDGRID_SEGMENTS?"]
     assert_nothing_sent(emulator)
     spelt = env_run(config, tmp_path, {**env, "TARGET_SENDGRID_SEGMENTS": '["vip"]'} | {"TARGET_SENDGRID_SEGMNETS": ""})
     assert spelt.returncode == 0  # without --config ENV the environment is not read, so nothing is refused
+    assert refusals(spelt.stderr) == []
+    assert (
+        "TARGET_SENDGRID_SEGMNETS names no setting; did you mean TARGET_SENDGRID_SEGMENTS? It is not read: the "
+        "settings come from the --config file." in spelt.stderr
+    )
 
 
 def test_a_key_only_in_the_environment_without_config_env_is_explained(
@@ -161,6 +168,12 @@ def test_a_key_only_in_the_environment_without_config_env_is_explained(
     assert "add --config ENV to read it from TARGET_SENDGRID_API_KEY" in refusals(run.stderr)[-1]
     read = env_run(config, tmp_path, {"TARGET_SENDGRID_API_KEY": API_KEY}, "--config", "ENV")
     assert read.returncode == 0, read.stderr[-2000:]
+
+
+def test_a_number_past_its_bound_is_refused_with_the_bound(emulator: SendGridEmulator, tmp_path: Path) -> None:
+    run = run_cli({**target_config(emulator), "batch_size": 50000}, "profiles_mixed.singer", tmp_path)
+    assert run.returncode == 1
+    assert refusals(run.stderr)[-1] == "batch_size is 50000: set it to at most 30000."
 
 
 def test_segments_as_one_name_is_refused_with_the_list_form(emulator: SendGridEmulator, tmp_path: Path) -> None:
@@ -192,6 +205,7 @@ def test_a_segment_list_no_selected_segment_uses_is_named_in_a_warning(
     run = run_cli(config, "profiles_mixed.singer", tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "segment_lists names segment 'newsletter', which segments does not select" in run.stderr
+    assert {lst["name"] for lst in emulator.lists.values()} == {"VIP"}  # "News" is no target: not created
 
 
 def test_a_rejected_records_folder_that_did_not_exist_is_created_and_said(

@@ -92,9 +92,10 @@ def test_settings_that_would_ignore_each_other_are_refused_in_one_line(given: di
 
 def test_settings_a_configuration_makes_do_nothing_are_each_named() -> None:
     routed = settings(segments=["vip"], segment_lists={"vip": "VIP", "news": "News"}, list_name="Main")
+    assert routed.routed_segments == {"vip": "VIP"}
     assert unused(routed) == [
-        "segment_lists names segment 'news', which segments does not select: its list 'News' gets no contact. Add "
-        "it to segments, or drop the entry.",
+        "segment_lists names segment 'news', which segments does not select: its list 'News' is left alone (not "
+        "created, nothing added or removed). Add the segment to segments, or drop the entry.",
         "list_name 'Main' gets no contact: every selected segment has its own list in segment_lists (the list_name "
         "list takes the selected segments that have none). Drop list_name, or a segment_lists entry.",
     ]
