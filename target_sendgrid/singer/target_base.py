@@ -10,6 +10,7 @@ fails, naming the name, when the installed SDK no longer has one.
 from __future__ import annotations
 
 import sys
+import time
 import typing as t
 from types import FrameType
 
@@ -47,6 +48,7 @@ class SingerTarget(Target):
         # BATCH file's records belong to, since the files carry no version (docs/contract.md, "BATCH").
         self._table_versions: dict[str, t.Any] = {}
         super().__init__(*args, **kwargs)
+        self._max_record_age_seconds = self._MAX_RECORD_AGE_IN_MINUTES * 60
         if isinstance(self.message_reader, SingerInputReader):
             self.message_reader.on_error = self.on_input_error
             self.message_reader.on_interrupted = self.on_interrupted
@@ -191,9 +193,14 @@ class SingerTarget(Target):
             if sink is not None and type(record) is dict:
                 # The SDK's path for a stream whose map is the identity (no stream maps, no flattening),
                 # without the record copy, the map and the sink lookup: they were a third of the run's
-                # time. The same steps otherwise (SingerSink.accept; tests/integration/test_record_paths.py).
+                # time. The same hooks in the same order otherwise (SingerSink.accept).
                 sink.accept(record)
-                if cursor.number % 1000 == 0:
+                self._record_done = True
+                if sink.may_fill and sink.is_full:
+                    self.drain_one(sink)
+                # The SDK checks the records' age after each record; the clock is read here first, so the
+                # check costs a subtraction until the SDK's age is reached.
+                if time.time() - self._last_full_drain_at > self._max_record_age_seconds:
                     self._handle_max_record_age()
             else:
                 super()._process_record_message(message_dict)

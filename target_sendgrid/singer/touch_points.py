@@ -76,6 +76,13 @@ TOUCH_POINTS: tuple[TouchPoint, ...] = (
     TouchPoint(_TARGET, "_MAX_RECORD_AGE_IN_MINUTES", "read", "whether the SDK is about to drain for age"),
     TouchPoint(
         _TARGET,
+        "_last_full_drain_at",
+        "read",
+        "the direct record path reads the clock against it before calling _handle_max_record_age, as the SDK "
+        "calls that after every record (a call per record was a tenth of the run's time)",
+    ),
+    TouchPoint(
+        _TARGET,
         "_sinks_active",
         "read",
         "the sinks of the direct path, and those whose record counts to complete at the end",
@@ -128,6 +135,13 @@ TOUCH_POINTS: tuple[TouchPoint, ...] = (
         "the compiled check is called directly on the direct path, and switched off when it cannot judge a stream",
     ),
     TouchPoint(_SINK, "_singer_validate_message", "call", "a missing key property raises the SDK's own error"),
+    TouchPoint(
+        _SINK,
+        "_get_context, _after_process_record",
+        "call",
+        "the direct record path calls the SDK's per-record hooks as its record path does (SingerSink.accept)",
+        "none: they are the SDK's hooks for sinks; the direct path calls them when a subclass overrides them",
+    ),
     TouchPoint(
         _READER,
         "_process_unknown_message",

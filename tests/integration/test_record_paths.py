@@ -123,3 +123,40 @@ def test_a_check_that_cannot_judge_a_stream_is_switched_off_once_not_fatal(
         "Stream 'customers': the schema check failed on record 1 (TypeError), not the record; records of this "
         "stream are no longer validated"
     ]
+
+
+class HookedSink(SendGridSink):
+    """A sink with the SDK's per-record hooks overridden: each call is recorded, in order."""
+
+    calls: list[tuple[str, Any]] = []
+
+    def _get_context(self, record: dict) -> dict:
+        self.calls.append(("context", sorted(record)))
+        return {"record": len([c for c in self.calls if c[0] == "context"])}  # the record's number in the stream
+
+    def preprocess_record(self, record: dict, context: dict) -> dict:
+        self.calls.append(("preprocess", context))
+        return record
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self.calls.append(("process", context))
+        super().process_record(record, context)
+
+    def _after_process_record(self, context: dict) -> None:
+        self.calls.append(("after", context))
+
+
+class HookedTarget(TargetSendGrid):
+    default_sink_class = HookedSink
+
+
+def test_both_record_paths_call_the_sdks_hooks_in_the_same_order(tmp_path: Path) -> None:
+    HookedSink.calls = []
+    direct = export("profiles_mixed.singer", False, tmp_path, HookedTarget)
+    on_direct, HookedSink.calls = HookedSink.calls, []
+    sdk = export("profiles_mixed.singer", True, tmp_path, HookedTarget)
+    assert sdk == direct
+    assert HookedSink.calls == on_direct
+    assert [name for name, _ in on_direct[:4]] == ["context", "preprocess", "process", "after"]
+    records = (DATA / "profiles_mixed.singer").read_text().count('"type": "RECORD"')
+    assert records and len(on_direct) == 4 * records  # every record of the scenario, four hooks each
