@@ -58,7 +58,7 @@ class ExportRun:
         cls,
         settings: Settings,
         cursor: RecordCursor,
-        write_state: Callable[[dict], None],
+        write_state: Callable[[dict[str, Any]], None],
         checkpoint: Callable[[], None],
     ) -> ExportRun:
         """Check the key, resolve custom fields and lists, and build the exporter (settings already checked).
@@ -274,7 +274,7 @@ def _client(settings: Settings) -> SendGridClient:
     )
 
 
-def _no_state(state: dict) -> None:
+def _no_state(state: dict[str, Any]) -> None:
     """The STATE writer of a dry run or a plan: it writes none (the next real run starts where the last one ended)."""
 
 
@@ -309,7 +309,7 @@ def _custom_fields(
     settings: Settings, client: SendGridClient | None, stand_in: Callable[[str], str] | None
 ) -> CustomFieldRegistry:
     """The account's custom fields: one cheap request that also checks the key at once."""
-    definitions = client.field_definitions()["custom_fields"] if client else []
+    definitions = client.field_definitions() if client else []
     registry = CustomFieldRegistry(
         settings.custom_field_mapping,
         definitions,

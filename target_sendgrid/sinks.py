@@ -30,13 +30,15 @@ class SendGridSink(SingerSink):
         """This class bound to a run (the SDK constructs sinks with a fixed signature)."""
         return type(cls.__name__, (cls,), {"run": run, "cursor": run.cursor})
 
-    def __init__(self, target: t.Any, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None) -> None:
+    def __init__(
+        self, target: t.Any, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
+    ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         settings = self.run.settings
         properties = schema.get("properties") or {}
         mapping = resolve_mapping(settings.field_mapping, properties)
         self.mapper = ContactMapper(mapping, self.run.custom_fields.for_stream(properties))
-        self.email_property = mapping.get("email")
+        self.email_property = mapping.get("email") or ""  # "": none mapped, and no property has that name
         self.has_email = self.email_property in properties
         self._email_keys = tuple(k for k in self.key_names if k == self.email_property)
         shown = _names(properties)
@@ -66,7 +68,7 @@ class SendGridSink(SingerSink):
             )
 
     @override
-    def handle_record(self, record: dict) -> None:
+    def handle_record(self, record: dict[str, t.Any]) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
         run = self.run
         router = run.router

@@ -119,7 +119,7 @@ class TargetSendGrid(SingerTarget):
         self.run.report.count("not_sent" if cut_short else "stopped_run")
 
     @override
-    def accept_state(self, state: dict) -> None:
+    def accept_state(self, state: dict[str, t.Any]) -> None:
         """STATE is written by the exporter once the records before it are settled."""
         self.run.exporter.add_state(state)
 

@@ -36,7 +36,7 @@ class Exporter:
         self,
         client: SendGridClient | None,
         report: RunReport,
-        write_state: Callable[[dict], None],
+        write_state: Callable[[dict[str, Any]], None],
         *,
         batch_size: int = MAX_BATCH_CONTACTS,
         max_request_bytes: int = 5_900_000,
@@ -70,7 +70,7 @@ class Exporter:
         self._open: dict[BatchKey, Batch] = {}
         self._in_flight: set[Batch] = set()
         self._emails_in_flight: dict[str, Batch] = {}
-        self._futures: list[Future] = []
+        self._futures: list[Future[None]] = []
         self._accepted = 0
         self._failure: BaseException | None = None
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -185,7 +185,7 @@ class Exporter:
         # No lock: one int written by this thread; a worker reading the one before is only later to write STATE.
         self.watermark.processed = number
 
-    def add_state(self, state: dict) -> None:
+    def add_state(self, state: dict[str, Any]) -> None:
         """A STATE message from the tap: written as soon as the records before it are settled."""
         with self._lock:
             self.watermark.add(state)

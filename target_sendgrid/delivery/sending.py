@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from target_sendgrid.delivery.request_batch import Batch
 from target_sendgrid.errors import ExportError
@@ -156,7 +157,7 @@ class Delivery:
         if errored:
             self._report_job_errors(batch, emails, job, errored)
 
-    def _report_job_errors(self, batch: Batch, emails: list[str], job: dict, errored: int) -> None:
+    def _report_job_errors(self, batch: Batch, emails: list[str], job: dict[str, Any], errored: int) -> None:
         assert self.client is not None
         listed = 0
         for email, message in self.client.job_errors(job):

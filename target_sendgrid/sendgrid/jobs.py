@@ -25,7 +25,13 @@ class Poller:
     def __init__(self) -> None:
         self._finished = threading.Condition()  # notified when a poll sees its job or export finish
 
-    def poll(self, fetch: Callable[[float], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
+    def poll(
+        self,
+        fetch: Callable[[float], dict[str, Any]],
+        finished: Callable[[dict[str, Any]], bool],
+        timeout: float,
+        what: str,
+    ) -> dict[str, Any]:
         """Fetch (each fetch given the deadline) until ``finished``; TimeoutError past ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         delay = 0.05

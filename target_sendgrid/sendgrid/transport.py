@@ -126,7 +126,7 @@ def reset_delay(headers: Any) -> float:
     return wait
 
 
-def _messages(response: Answer) -> tuple[str, list[dict]]:
+def _messages(response: Answer) -> tuple[str, list[dict[str, Any]]]:
     """SendGrid's error messages, scrubbed of addresses, and its errors list (items not objects left out)."""
     try:
         errors = response.json().get("errors") or []

@@ -6,6 +6,8 @@ takes them from this schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 from singer_sdk import typing as th
 
 from target_sendgrid.contacts.mapping import MAPPABLE_FIELDS
@@ -32,7 +34,7 @@ CUSTOM_FIELD_ENTRY = {
     ]
 }
 
-CONFIG_SCHEMA: dict = th.PropertiesList(
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_key",
         th.StringType,

@@ -19,7 +19,8 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
-from target_sendgrid.singer.signals import Interrupted, ShutdownGuard
+from target_sendgrid.errors import Interrupted
+from target_sendgrid.singer.signals import ShutdownGuard
 
 # Failures of the input itself: the records before them are still exported.
 INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, MissingKeyPropertiesError)
@@ -62,7 +63,7 @@ class SingerInputReader(MsgSpecReader):
     on_error: Callable[[BaseException], None] | None = None
     on_interrupted: Callable[[Interrupted], None] | None = None
     guard: ShutdownGuard | None = None
-    _message: dict | None = None
+    _message: dict[str, t.Any] | None = None
 
     @override
     def deserialize_json(self, line: str | bytes) -> t.Any:
@@ -81,7 +82,7 @@ class SingerInputReader(MsgSpecReader):
 
     @override
     def process_lines(
-        self, file_input: t.IO[str] | t.IO[bytes] | None, callbacks: dict[str, Callable[[dict], None]]
+        self, file_input: t.IO[str] | t.IO[bytes] | None, callbacks: dict[str, Callable[[dict[str, t.Any]], None]]
     ) -> t.Counter[str]:
         """Process every line; a failure is handed to ``on_error``, a signal to ``on_interrupted``."""
         lines = large_reads(file_input or sys.stdin)
@@ -119,13 +120,13 @@ class SingerInputReader(MsgSpecReader):
         raise InvalidInputLine(f"not a Singer message: no {', '.join(missing)} key")
 
     @override
-    def _process_unknown_message(self, message_dict: dict) -> None:
+    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
         # The SDK raises a ValueError, shown with a traceback: this is bad input, named by its line.
         kind = str(message_dict.get("type"))[:40]
         raise InvalidInputLine(f"not a Singer message: unknown type {kind!r}")
 
     def _read(
-        self, lines: Iterable[str] | Iterable[bytes], callbacks: dict[str, Callable[[dict], None]]
+        self, lines: Iterable[str] | Iterable[bytes], callbacks: dict[str, Callable[[dict[str, t.Any]], None]]
     ) -> t.Counter[str]:
         # The SDK's loop (encoding/base.py, process_lines), with the signal guard inline: a signal
         # may stop the run at once only while the next line is awaited, never mid-message.

@@ -30,7 +30,7 @@ SDC_PROPERTIES = frozenset(
     }
 )
 
-_NO_CONTEXT: dict = {}  # process_record's batch context: unused (the plugin batches across sinks)
+_NO_CONTEXT: dict[str, t.Any] = {}  # process_record's batch context: unused (the plugin batches across sinks)
 
 
 class SingerSink(Sink):
@@ -42,7 +42,9 @@ class SingerSink(Sink):
 
     cursor: t.ClassVar[RecordCursor]
 
-    def __init__(self, target: t.Any, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None) -> None:
+    def __init__(
+        self, target: t.Any, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
+    ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.key_names = tuple(self.key_properties)
         self.deleted = False
@@ -52,11 +54,11 @@ class SingerSink(Sink):
         # The SDK's path calls preprocess_record; the direct path calls it only if a subclass has one.
         self._preprocess = type(self).preprocess_record is not Sink.preprocess_record
 
-    def handle_record(self, record: dict) -> None:
+    def handle_record(self, record: dict[str, t.Any]) -> None:
         """One record, validated and stripped of its metadata: the plugin's work."""
         raise NotImplementedError
 
-    def accept(self, record: dict) -> None:
+    def accept(self, record: dict[str, t.Any]) -> None:
         """One record of a stream whose stream map is the identity: the SDK's steps, in one call.
 
         The same steps, in the same order, as the SDK's record path (``Target._process_record_message``):
@@ -95,13 +97,13 @@ class SingerSink(Sink):
             self._uncounted = 0
 
     @override
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         """The SDK's last step on both paths: the record reached this sink."""
         self.cursor.reached_sink = True
         self.handle_record(record)
 
     @override
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Nothing to do: records are handed on one by one (the SDK's drains send nothing)."""
 
     @override
@@ -141,7 +143,7 @@ class SingerSink(Sink):
             return JSONSchemaValidator(schema, validate_formats=self.validate_field_string_format)
 
     @override
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         # The SDK logs each invalid record with a traceback before raising it; the reader names the
         # failing line once (reader.py). Timestamps are not parsed here (see below).
         if self._validator is not None:
@@ -156,14 +158,14 @@ class SingerSink(Sink):
         return record
 
     @override
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: t.Any) -> None:
+    def _parse_timestamps_in_record(self, record: dict[str, t.Any], schema: dict[str, t.Any], treatment: t.Any) -> None:
         # Contacts are text and custom values are converted from the raw strings, so the
         # SDK's parsing of every date-time property into datetime objects is skipped: it
         # was a sixth of the run's time and would only be turned back into strings.
         return
 
     @override
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+    def _remove_sdc_metadata_from_record(self, record: dict[str, t.Any]) -> None:
         # The SDK strips the metadata before process_record; keep the one flag we act on
         # (and skip the seven pops for the records that carry none, almost all of them).
         self.deleted = record.get("_sdc_deleted_at") is not None
