@@ -20,7 +20,7 @@ from target_sendgrid.sinks import SendGridSink
 from target_sendgrid.target import TargetSendGrid
 from tests.support import API_KEY, DATA, PREFILLED, Api, prefill, run_target, target_config
 
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, Any]] = {
     "profiles_mixed.singer": {"segments": ["vip", "newsletter"]},
     "leavers.singer": {"segments": ["vip"], "remove_non_members": True},
     "custom_fields.singer": {
