@@ -73,7 +73,8 @@ class SingerSink(Sink):
             except Invalid:
                 self._validate_and_parse(record)  # again, to raise or warn as the settings say
             except Exception as exc:  # the check itself failed on this record: not the record's fault
-                self._stop_validating(exc)
+                self._fall_back(exc)
+                self._validate_and_parse(record)  # this record too is judged, by the SDK's validator
         elif self._validator is not None:
             self._validate_and_parse(record)
         if self._preprocess:
@@ -118,17 +119,25 @@ class SingerSink(Sink):
         """The plugin batches; the SDK's own drains of this sink send nothing."""
         return 2**31
 
-    def _stop_validating(self, exc: Exception) -> None:
-        """The validator cannot judge this stream's records: say so once, and let them through unchecked."""
+    def _fall_back(self, exc: Exception) -> None:
+        """The compiled check cannot judge this stream's records: say so once; the SDK's validator takes over.
+
+        Never no validator: a record the check could not judge may still be invalid.
+        """
         self.logger.warning(
-            "Stream '%s': the schema check failed on record %d (%s), not the record; records of this stream "
-            "are no longer validated",
+            "Stream '%s': the compiled schema check failed on record %d (%s), not the record; the SDK's "
+            "validator checks this stream's records from now on",
             self.stream_name,
             self.cursor.number,
             type(exc).__name__,
         )
+        schema = self._validator.schema if self._validator is not None else prepared(self.schema, self.stream_name)
         self._compiled = None
-        self._validator = None
+        self._validator = self._sdk_validator(schema)
+
+    def _sdk_validator(self, schema: dict[str, t.Any]) -> JSONSchemaValidator:
+        """The SDK's own validator of ``schema``, as this sink's settings ask for it."""
+        return JSONSchemaValidator(schema, validate_formats=self.validate_field_string_format)
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -140,7 +149,7 @@ class SingerSink(Sink):
             return FastJSONSchemaValidator(schema)
         except InvalidJSONSchema:
             self.logger.info("Stream '%s': schema not compilable, using the SDK's validator", self.stream_name)
-            return JSONSchemaValidator(schema, validate_formats=self.validate_field_string_format)
+            return self._sdk_validator(schema)
 
     @override
     def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -153,8 +162,11 @@ class SingerSink(Sink):
                 if self.fail_on_record_validation_exception:
                     raise
                 self.logger.warning("Record %d of stream '%s': %s", self.cursor.number, self.stream_name, exc)
-            except Exception as exc:  # the check itself failed (the SDK's validator too can)
-                self._stop_validating(exc)
+            except Exception as exc:  # the check itself failed on this record, not the record
+                if not isinstance(self._validator, FastJSONSchemaValidator):
+                    raise  # the SDK's validator is the last resort: a failure of it is the run's
+                self._fall_back(exc)
+                return self._validate_and_parse(record)  # judged again, by the SDK's validator
         return record
 
     @override
