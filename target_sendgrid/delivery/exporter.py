@@ -101,7 +101,9 @@ class Exporter:
         if batch is not None and email in batch.contacts:
             # One email per request: the later record wins field by field, and what it lacks
             # keeps the earlier value, exactly as if both had been applied in order.
-            contact = merge(batch.remove(email), contact)  # type: ignore[arg-type]
+            earlier = batch.remove(email)
+            assert earlier is not None  # the batch holds this email: checked just above
+            contact = merge(earlier, contact)
             self.report.count("superseded")
             self._accepted -= 1
         if self.max_contacts and self._accepted >= self.max_contacts:

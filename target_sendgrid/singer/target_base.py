@@ -180,6 +180,8 @@ class SingerTarget(Target):
         version = message_dict.get("version")
         if version is not None and type(stream) is str:
             self._table_versions[stream] = version
+        # ``stream`` is whatever the line holds (None, or not a string): checked by catching, not
+        # before each record, and the SDK's path then names the error. Hence the three ignores.
         self.before_record(stream, version)  # type: ignore[arg-type]
         try:
             sink = self._direct[stream]  # type: ignore[index]
@@ -206,10 +208,11 @@ class SingerTarget(Target):
 
     def _direct_sink(self, stream: str) -> SingerSink | None:
         """The stream's sink if its stream map is the identity (its records take the direct path), else None."""
-        sink = self._sinks_active.get(stream)
+        active = self._sinks_active.get(stream)
         maps = self.mapper.stream_maps.get(stream) or []
+        sink = active if isinstance(active, SingerSink) else None
         direct = (
-            isinstance(sink, SingerSink)
+            sink is not None
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and maps[0].stream_alias == stream
@@ -217,8 +220,8 @@ class SingerTarget(Target):
             and not sink.include_sdc_metadata_properties
         )
         # Remembered until a SCHEMA of the stream forgets it: a sink appears only through one.
-        self._direct[stream] = sink if direct else None  # type: ignore[assignment]
-        return sink if direct else None  # type: ignore[return-value]
+        self._direct[stream] = sink if direct else None
+        return sink if direct else None
 
     @override
     def _handle_max_record_age(self) -> None:
