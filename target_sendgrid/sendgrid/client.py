@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, Unreachable, scrub
+from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, scrub
 from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller, status_of
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
@@ -25,6 +25,8 @@ logger = logging.getLogger("target-sendgrid.client")
 JOB_FINISHED = frozenset({"completed", "errored", "failed"})
 # A job failed past the plan's contact limit (sendgrid-go #413): resubmitting cannot succeed.
 CONTACT_LIMIT = re.compile(r"contact limit", re.IGNORECASE)
+# GET /v3/scopes's answers that skip the key check at start (see scopes).
+SCOPES_UNANSWERED = frozenset({403, 404})
 EXPORT_READY = "ready"
 EXPORT_FAILED = frozenset({"failure", "failed", "timeout"})
 
@@ -55,21 +57,22 @@ class SendGridClient(Transport):
     # --- endpoints ------------------------------------------------------------------
 
     def scopes(self) -> list[str] | None:
-        """The key's scopes (GET /v3/scopes), or None when that endpoint does not answer as it should.
+        """The key's scopes (GET /v3/scopes); None where the endpoint is absent or the key may not read them.
 
-        A 401 refuses the key itself: raised, as any endpoint would.
+        Only a 404 (no such endpoint where api_url points) and a 403 (the key may not list its
+        scopes) skip the check: the next request, to the field definitions, checks the key anyway
+        (docs/sendgrid-api.md, "Transport"). Any other failure is raised, one line naming the
+        endpoint: a 401 refuses the key, and an API that fails here would fail the next request too.
         """
         try:
             scopes = self.answer("GET", "/v3/scopes").get("scopes")
-        except AuthError as exc:
-            if exc.status == 401:
-                raise
-            return None
-        except Unreachable:
-            raise  # nothing else would reach it either: fail now, not after the next request's retries
-        except (SendGridError, TimeoutError):
-            return None
-        return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None
+        except (NotFound, AuthError) as exc:
+            if exc.status in SCOPES_UNANSWERED:
+                return None
+            raise
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise SendGridError("GET /v3/scopes: scopes is not a list of scope names")
+        return scopes
 
     def field_definitions(self) -> list[FieldDefinition]:
         """The account's custom field definitions (GET); also the cheap request that checks the key at start."""
