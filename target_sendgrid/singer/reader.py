@@ -51,6 +51,27 @@ def large_reads(stream: t.IO[t.Any]) -> t.IO[t.Any]:
     return open(fd, "rb", buffering=INPUT_BUFFER, closefd=False)  # closefd: the stream is not ours
 
 
+@contextlib.contextmanager
+def fewer_collections() -> t.Iterator[None]:
+    """While the input is read, the cyclic garbage collector runs rarely; its settings are restored after.
+
+    Records make a few small objects each and almost no reference cycles: the collector, run
+    every 700 allocations by default, cost a tenth of the run. What start-up made is frozen out
+    of its scans, and it runs less often. The settings are the process's (a test run's too), so
+    they are put back however the reading ends; what another caller froze stays frozen.
+    """
+    threshold = gc.get_threshold()
+    frozen_before = gc.get_freeze_count() > 0
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if not frozen_before:  # unfreeze moves every frozen object back: only when all were ours
+            gc.unfreeze()
+
+
 class SingerInputReader(MsgSpecReader):
     """Counts input lines and, on a failure, lets the target settle what came before it.
 
@@ -86,13 +107,9 @@ class SingerInputReader(MsgSpecReader):
     ) -> t.Counter[str]:
         """Process every line; a failure is handed to ``on_error``, a signal to ``on_interrupted``."""
         lines = large_reads(file_input or sys.stdin)
-        # Records make a few small objects each and almost no reference cycles: the cyclic
-        # collector, run every 700 allocations by default, cost a tenth of the run. What start-up
-        # made is frozen out of its scans, and it runs less often.
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
         try:
-            return self._read(lines, callbacks)
+            with fewer_collections():
+                return self._read(lines, callbacks)
         except Interrupted as stop:
             if self.on_interrupted is not None:
                 self.on_interrupted(stop)  # the target stops the run itself
