@@ -89,20 +89,7 @@ class SendGridSink(SingerSink):
             run.report.reject(ref, "no email property")
             return
         if selected is None or deleted:
-            # A leaver or a deleted record: it leaves the lists, and its contact stays in SendGrid.
-            try:
-                email = normalise_email(record.get(self.email_property))
-            except Rejected as exc:
-                run.report.reject(ref, exc.reason, exc.detail)
-                return
-            if deleted and run.settings.deleted_records == "delete_contacts":
-                run.exporter.delete(email, ref)  # from the account, every list with it
-            else:
-                for list_id in router.all_lists:
-                    run.exporter.remove(email, list_id, ref)
-            if self._touch is not None:
-                self._touch(email)
-            run.report.count("deleted_records" if deleted else "filtered_segment")
+            self._leave(record, ref, deleted)
             return
         try:
             contact, truncated, dropped = self.mapper.build(record)
@@ -119,6 +106,28 @@ class SendGridSink(SingerSink):
             lists = router.member_lists(selected, declared)
         else:
             lists = router.member_lists(selected, _NOTHING_DECLARED)
+        self._queue(contact, lists, ref)
+
+    def _leave(self, record: dict[str, t.Any], ref: RecordRef, deleted: bool) -> None:
+        """A leaver or a deleted record: it leaves the lists (or the account), and is counted."""
+        run = self.run
+        try:
+            email = normalise_email(record.get(self.email_property))
+        except Rejected as exc:
+            run.report.reject(ref, exc.reason, exc.detail)
+            return
+        if deleted and run.settings.deleted_records == "delete_contacts":
+            run.exporter.delete(email, ref)  # from the account, every list with it
+        else:  # its contact stays in SendGrid
+            for list_id in run.router.all_lists:
+                run.exporter.remove(email, list_id, ref)
+        if self._touch is not None:
+            self._touch(email)
+        run.report.count("deleted_records" if deleted else "filtered_segment")
+
+    def _queue(self, contact: dict[str, t.Any], lists: tuple[str, ...], ref: RecordRef) -> None:
+        """A member's contact: queued for its lists (or settled, if SendGrid has it so), and out of the others."""
+        run = self.run
         mirror = run.mirror
         if mirror is not None and mirror.record_version is not None and lists:
             mirror.stamp(contact)  # mirror mode with table versions: see versions.py
@@ -131,7 +140,7 @@ class SendGridSink(SingerSink):
             if self._touch is not None:
                 self._touch(contact["email"])
         if run.settings.remove_non_members:
-            for list_id in router.all_lists:
+            for list_id in run.router.all_lists:
                 if list_id not in lists:
                     run.exporter.remove(contact["email"], list_id, ref)
                     if self._touch is not None:

@@ -11,6 +11,7 @@ from tests.support import ROOT
 
 PACKAGES = ("target_sendgrid", "sendgrid_emulator")
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 60  # from the def line to the last, docstring included: a function reads at a glance
 
 # What each part of target_sendgrid may import from the rest of it (data flows reader -> sink ->
 # exporter -> client -> jobs -> STATE): a module never reaches back into one that calls it.
@@ -91,4 +92,16 @@ def test_no_two_modules_share_a_name_a_reader_could_confuse() -> None:
 
 def test_every_module_fits_one_sitting() -> None:
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_every_function_of_the_package_fits_one_screen() -> None:
+    long = {
+        f"{name}:{node.lineno} {node.name}": length
+        for name, path in modules().items()
+        if name.startswith("target_sendgrid")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and (length := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
+    }
     assert long == {}
