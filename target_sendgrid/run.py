@@ -31,7 +31,7 @@ from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.sync.mirror import MirrorMode
 from target_sendgrid.sync.unchanged import MAX_LISTS, SendGridCopy, read_copy
 
-logger = logging.getLogger("target-sendgrid.run")
+logger = logging.getLogger(__name__)
 
 
 @dataclass

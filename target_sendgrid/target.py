@@ -19,7 +19,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from typing_extensions import override
 
 from target_sendgrid import settings
-from target_sendgrid.errors import ExportError, Interrupted
+from target_sendgrid.lifecycle.failures import ExportError, Interrupted
 from target_sendgrid.report import RunReport
 from target_sendgrid.run import ExportRun
 from target_sendgrid.sendgrid.api_errors import SendGridError

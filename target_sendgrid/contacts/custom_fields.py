@@ -14,7 +14,7 @@ from typing import Any
 from target_sendgrid.sendgrid.client import FieldDefinition, SendGridClient
 from target_sendgrid.sendgrid.limits import CUSTOM_FIELD_NAME, RESERVED_NAMES
 
-logger = logging.getLogger("target-sendgrid.customfields")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

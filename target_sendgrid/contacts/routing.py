@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from target_sendgrid.contacts.segments import normalise
 from target_sendgrid.sendgrid.client import SendGridClient
 
-logger = logging.getLogger("target-sendgrid.lists")
+logger = logging.getLogger(__name__)
 
 
 class ListRouter:

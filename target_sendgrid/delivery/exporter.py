@@ -17,11 +17,11 @@ from target_sendgrid.delivery.planning import PlanDelivery
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
 from target_sendgrid.delivery.sending import Delivery
 from target_sendgrid.delivery.watermark import StateWatermark
-from target_sendgrid.errors import ExportError, Interrupted, MaxContactsExceeded
+from target_sendgrid.lifecycle.failures import ExportError, Interrupted, MaxContactsExceeded
+from target_sendgrid.lifecycle.threads import leave_signals_to_main
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-from target_sendgrid.threads import leave_signals_to_main
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
 # Deletions from the account wait in one batch until the end of the input: the ceiling

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from target_sendgrid.delivery.request_batch import Batch
-from target_sendgrid.errors import ExportError
+from target_sendgrid.lifecycle.failures import ExportError
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.api_errors import BadRequest, scrub
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.removals import delete_contacts, remove_from_list
 
-logger = logging.getLogger("target-sendgrid.delivery")
+logger = logging.getLogger(__name__)
 
 # A 400 names a refused contact as contacts[N].<field>; the suffix varies (see docs/sendgrid-api.md).
 _CONTACT_FIELD = re.compile(r"^contacts\[(\d+)\]")

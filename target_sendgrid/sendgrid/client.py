@@ -18,7 +18,7 @@ from target_sendgrid.sendgrid.jobs import Poller, status_of
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
 
-logger = logging.getLogger("target-sendgrid.client")
+logger = logging.getLogger(__name__)
 
 # The statuses SendGrid gives, by what they mean (docs/sendgrid-api.md, "Import jobs" and "Export status").
 # Anything else, "processing" included, is not finished: polled on until the timeout.

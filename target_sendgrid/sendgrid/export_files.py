@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import msgspec
 
-from target_sendgrid.gunzip import maybe_gunzipped
+from target_sendgrid.files.gunzip import maybe_gunzipped
 from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.limits import MAX_CUSTOM_FIELDS, MAX_TEXT_VALUE
 

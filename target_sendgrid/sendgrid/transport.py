@@ -33,7 +33,7 @@ from target_sendgrid.sendgrid.api_errors import (
 from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines
 from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
 
-logger = logging.getLogger("target-sendgrid.client")
+logger = logging.getLogger(__name__)
 
 
 class _NoQueries(logging.Filter):

@@ -16,7 +16,7 @@ from singer_sdk.exceptions import InvalidInputLine
 # The SDK's own batch types (as its target_base uses them), so every storage it supports works.
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 
-from target_sendgrid.gunzip import maybe_gunzipped
+from target_sendgrid.files.gunzip import maybe_gunzipped
 
 
 def batch_records(stream: str, encoding: dict[str, Any], manifest: list[str]) -> Iterator[dict[str, Any]]:

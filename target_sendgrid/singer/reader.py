@@ -19,8 +19,8 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
-from target_sendgrid.errors import Interrupted
-from target_sendgrid.singer.signals import ShutdownGuard
+from target_sendgrid.lifecycle.failures import Interrupted
+from target_sendgrid.lifecycle.signals import ShutdownGuard
 
 # Failures of the input itself: the records before them are still exported.
 INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, MissingKeyPropertiesError)

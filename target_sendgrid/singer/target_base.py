@@ -20,12 +20,12 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
-from target_sendgrid.errors import Interrupted
+from target_sendgrid.lifecycle.failures import Interrupted
+from target_sendgrid.lifecycle.signals import ShutdownGuard
 from target_sendgrid.singer.batch_files import batch_records
 from target_sendgrid.singer.command import SendGridCommand, check_config_files
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.singer.reader import SingerInputReader
-from target_sendgrid.singer.signals import ShutdownGuard
 from target_sendgrid.singer.sink_base import SingerSink
 
 _requires = SingerInputReader.assert_line_requires  # names the missing keys, never the line
@@ -123,7 +123,7 @@ class SingerTarget(Target):
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         # The SDK drains and exits 0 from inside the handler, wherever the main thread was:
-        # orchestrators would take an unfinished run for a success. See signals.py.
+        # orchestrators would take an unfinished run for a success. See lifecycle/signals.py.
         self.guard.handle(signum, frame)
 
     @override

@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 from singer_sdk.exceptions import InvalidInputLine
 
-from target_sendgrid.errors import Interrupted
+from target_sendgrid.lifecycle.failures import Interrupted
+from target_sendgrid.lifecycle.signals import ShutdownGuard
 from target_sendgrid.singer.reader import SingerInputReader
-from target_sendgrid.singer.signals import ShutdownGuard
 
 
 def read(data: bytes, seen: list[dict] | None = None) -> tuple[SingerInputReader, list[BaseException]]:
