@@ -21,6 +21,12 @@ from target_sendgrid.lifecycle.failures import ExportError, Interrupted, MaxCont
 from target_sendgrid.lifecycle.threads import leave_signals_to_main
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.jobs import (
+    DEFAULT_JOB_TIMEOUT_SECONDS,
+    DEFAULT_MAX_JOB_ATTEMPTS,
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+)
+from target_sendgrid.sendgrid.limits import DEFAULT_MAX_REQUEST_BYTES
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
@@ -39,10 +45,10 @@ class Exporter:
         write_state: Callable[[dict[str, Any]], None],
         *,
         batch_size: int = MAX_BATCH_CONTACTS,
-        max_request_bytes: int = 5_900_000,
-        max_in_flight: int = 4,
-        job_timeout: float = 3600.0,
-        max_job_attempts: int = 5,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        job_timeout: float = DEFAULT_JOB_TIMEOUT_SECONDS,
+        max_job_attempts: int = DEFAULT_MAX_JOB_ATTEMPTS,
         max_contacts: int = 0,
         max_deletions: int = 0,
         track_members: bool = False,

@@ -13,10 +13,11 @@ from urllib.parse import quote
 import requests
 
 from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, scrub
-from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
+from target_sendgrid.sendgrid.export_files import DEFAULT_MAX_DOWNLOAD_BYTES, Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller, status_of
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
+from target_sendgrid.sendgrid.urls import SENDGRID_API_URL
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ class SendGridClient(Transport):
     def __init__(
         self,
         api_key: str,
-        api_url: str = "https://api.sendgrid.com",
+        api_url: str = SENDGRID_API_URL,
         *,
-        max_download_bytes: int = 5_000_000_000,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         **options: Any,
     ) -> None:
         super().__init__(api_key, api_url, **options)

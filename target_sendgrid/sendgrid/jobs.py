@@ -7,6 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+# The defaults of job_timeout_seconds, max_job_attempts and max_jobs_in_flight: declared here, read by
+# the settings' schema and by the exporter.
+DEFAULT_JOB_TIMEOUT_SECONDS = 3600
+DEFAULT_MAX_JOB_ATTEMPTS = 5
+DEFAULT_MAX_JOBS_IN_FLIGHT = 4
+
 
 def status_of(answer: Any) -> str:
     """An answer's status as one short word (a status that is not a string is shown, shortened, as such)."""
