@@ -19,9 +19,9 @@ from typing import IO, Any
 
 import msgspec
 
-from target_sendgrid.report import check_writable, email_hash, open_private
+from target_sendgrid.files.private import check_writable, email_hash, open_private
 
-logger = logging.getLogger("target-sendgrid.plan")
+logger = logging.getLogger(__name__)
 
 # The id a plan gives a list or custom field the real run would create (it never reaches SendGrid:
 # a plan's client refuses every write).

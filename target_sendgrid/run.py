@@ -31,7 +31,7 @@ from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.sync.mirror import MirrorMode
 from target_sendgrid.sync.unchanged import MAX_LISTS, SendGridCopy, read_copy
 
-logger = logging.getLogger("target-sendgrid.run")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class ExportRun:
         cls,
         settings: Settings,
         cursor: RecordCursor,
-        write_state: Callable[[dict], None],
+        write_state: Callable[[dict[str, Any]], None],
         checkpoint: Callable[[], None],
     ) -> ExportRun:
         """Check the key, resolve custom fields and lists, and build the exporter (settings already checked).
@@ -75,39 +75,14 @@ class ExportRun:
             _check_scopes(client)
         stand_in = new_id if plan is not None else None  # a plan creates nothing: it names what it would
         custom_fields = _custom_fields(settings, client, stand_in)
-        segment_lists = settings.routed_segments
-        list_name = settings.list_name
-        # One read of the account's lists finds (or creates) every list named in the settings.
-        wanted = [*segment_lists.values(), *([list_name] if list_name else [])]
-        ids, names = ListRouter.resolve(client, wanted, stand_in)
-        list_id = ids.get(list_name) if list_name else None
-        if settings.list_id:
-            list_id = settings.list_id
-            names[list_id] = _checked_list_name(client, list_id)
-        router = ListRouter(list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(settings.segments))
-        router.names = names
+        router = _router(settings, client, stand_in)
         if settings.mirror:
             MirrorMode.check_stamp_field(settings.mirror_version_field, custom_fields)
         planning = None
         if plan is not None:
             assert client is not None  # a plan is never a dry run (settings.check)
             planning = _start_plan(plan, router, custom_fields, client, report)
-        exporter = Exporter(
-            client,
-            report,
-            write_state,
-            batch_size=settings.batch_size,
-            max_request_bytes=settings.max_request_bytes,
-            max_in_flight=settings.max_jobs_in_flight,
-            job_timeout=settings.job_timeout_seconds,
-            max_job_attempts=settings.max_job_attempts,
-            max_contacts=settings.max_contacts,
-            max_deletions=settings.max_contact_deletions,
-            track_members=settings.mirror,
-            checkpoint=checkpoint,
-            describe=router.describe_all,
-            planning=planning,
-        )
+        exporter = _exporter(settings, client, report, write_state, checkpoint, router, planning)
         mirror = None
         if settings.mirror:
             mirror = MirrorMode(settings, client, router, report, exporter, custom_fields, plan)
@@ -274,7 +249,50 @@ def _client(settings: Settings) -> SendGridClient:
     )
 
 
-def _no_state(state: dict) -> None:
+def _router(settings: Settings, client: SendGridClient | None, stand_in: Callable[[str], str] | None) -> ListRouter:
+    """The lists the run writes to, by segment: one read of the account's lists finds (or creates) each named one."""
+    segment_lists = settings.routed_segments  # an unselected segment's list is no target
+    list_name = settings.list_name
+    wanted = [*segment_lists.values(), *([list_name] if list_name else [])]
+    ids, names = ListRouter.resolve(client, wanted, stand_in)
+    list_id = ids.get(list_name) if list_name else None
+    if settings.list_id:
+        list_id = settings.list_id
+        names[list_id] = _checked_list_name(client, list_id)
+    router = ListRouter(list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(settings.segments))
+    router.names = names
+    return router
+
+
+def _exporter(
+    settings: Settings,
+    client: SendGridClient | None,
+    report: RunReport,
+    write_state: Callable[[dict[str, Any]], None],
+    checkpoint: Callable[[], None],
+    router: ListRouter,
+    planning: PlanDelivery | None,
+) -> Exporter:
+    """The exporter, with the batching, concurrency and ceilings the settings ask for."""
+    return Exporter(
+        client,
+        report,
+        write_state,
+        batch_size=settings.batch_size,
+        max_request_bytes=settings.max_request_bytes,
+        max_in_flight=settings.max_jobs_in_flight,
+        job_timeout=settings.job_timeout_seconds,
+        max_job_attempts=settings.max_job_attempts,
+        max_contacts=settings.max_contacts,
+        max_deletions=settings.max_contact_deletions,
+        track_members=settings.mirror,
+        checkpoint=checkpoint,
+        describe=router.describe_all,
+        planning=planning,
+    )
+
+
+def _no_state(state: dict[str, Any]) -> None:
     """The STATE writer of a dry run or a plan: it writes none (the next real run starts where the last one ended)."""
 
 
@@ -309,7 +327,7 @@ def _custom_fields(
     settings: Settings, client: SendGridClient | None, stand_in: Callable[[str], str] | None
 ) -> CustomFieldRegistry:
     """The account's custom fields: one cheap request that also checks the key at once."""
-    definitions = client.field_definitions()["custom_fields"] if client else []
+    definitions = client.field_definitions() if client else []
     registry = CustomFieldRegistry(
         settings.custom_field_mapping,
         definitions,

@@ -30,13 +30,15 @@ class SendGridSink(SingerSink):
         """This class bound to a run (the SDK constructs sinks with a fixed signature)."""
         return type(cls.__name__, (cls,), {"run": run, "cursor": run.cursor})
 
-    def __init__(self, target: t.Any, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None) -> None:
+    def __init__(
+        self, target: t.Any, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
+    ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         settings = self.run.settings
         properties = schema.get("properties") or {}
         mapping = resolve_mapping(settings.field_mapping, properties)
         self.mapper = ContactMapper(mapping, self.run.custom_fields.for_stream(properties))
-        self.email_property = mapping.get("email")
+        self.email_property = mapping.get("email") or ""  # "": none mapped, and no property has that name
         self.has_email = self.email_property in properties
         self._email_keys = tuple(k for k in self.key_names if k == self.email_property)
         shown = _names(properties)
@@ -66,7 +68,7 @@ class SendGridSink(SingerSink):
             )
 
     @override
-    def handle_record(self, record: dict) -> None:
+    def handle_record(self, record: dict[str, t.Any]) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
         run = self.run
         router = run.router
@@ -87,20 +89,7 @@ class SendGridSink(SingerSink):
             run.report.reject(ref, "no email property")
             return
         if selected is None or deleted:
-            # A leaver or a deleted record: it leaves the lists, and its contact stays in SendGrid.
-            try:
-                email = normalise_email(record.get(self.email_property))
-            except Rejected as exc:
-                run.report.reject(ref, exc.reason, exc.detail)
-                return
-            if deleted and run.settings.deleted_records == "delete_contacts":
-                run.exporter.delete(email, ref)  # from the account, every list with it
-            else:
-                for list_id in router.all_lists:
-                    run.exporter.remove(email, list_id, ref)
-            if self._touch is not None:
-                self._touch(email)
-            run.report.count("deleted_records" if deleted else "filtered_segment")
+            self._leave(record, ref, deleted)
             return
         try:
             contact, truncated, dropped = self.mapper.build(record)
@@ -117,6 +106,28 @@ class SendGridSink(SingerSink):
             lists = router.member_lists(selected, declared)
         else:
             lists = router.member_lists(selected, _NOTHING_DECLARED)
+        self._queue(contact, lists, ref)
+
+    def _leave(self, record: dict[str, t.Any], ref: RecordRef, deleted: bool) -> None:
+        """A leaver or a deleted record: it leaves the lists (or the account), and is counted."""
+        run = self.run
+        try:
+            email = normalise_email(record.get(self.email_property))
+        except Rejected as exc:
+            run.report.reject(ref, exc.reason, exc.detail)
+            return
+        if deleted and run.settings.deleted_records == "delete_contacts":
+            run.exporter.delete(email, ref)  # from the account, every list with it
+        else:  # its contact stays in SendGrid
+            for list_id in run.router.all_lists:
+                run.exporter.remove(email, list_id, ref)
+        if self._touch is not None:
+            self._touch(email)
+        run.report.count("deleted_records" if deleted else "filtered_segment")
+
+    def _queue(self, contact: dict[str, t.Any], lists: tuple[str, ...], ref: RecordRef) -> None:
+        """A member's contact: queued for its lists (or settled, if SendGrid has it so), and out of the others."""
+        run = self.run
         mirror = run.mirror
         if mirror is not None and mirror.record_version is not None and lists:
             mirror.stamp(contact)  # mirror mode with table versions: see versions.py
@@ -129,7 +140,7 @@ class SendGridSink(SingerSink):
             if self._touch is not None:
                 self._touch(contact["email"])
         if run.settings.remove_non_members:
-            for list_id in router.all_lists:
+            for list_id in run.router.all_lists:
                 if list_id not in lists:
                     run.exporter.remove(contact["email"], list_id, ref)
                     if self._touch is not None:

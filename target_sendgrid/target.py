@@ -19,7 +19,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from typing_extensions import override
 
 from target_sendgrid import settings
-from target_sendgrid.errors import ExportError, Interrupted
+from target_sendgrid.lifecycle.failures import ExportError, Interrupted
 from target_sendgrid.report import RunReport
 from target_sendgrid.run import ExportRun
 from target_sendgrid.sendgrid.api_errors import SendGridError
@@ -49,6 +49,9 @@ class TargetSendGrid(SingerTarget):
     # Failures that come from the input, the settings, the network or SendGrid's answers (a job past
     # job_timeout_seconds is a TimeoutError with its own message): one line each, never a traceback.
     expected_errors = (SendGridError, ExportError, TimeoutError, *INPUT_ERRORS)
+    # What finishing the records before a bad input may meet, besides a bug: logged, and the
+    # input's failure is the one raised (a bug is raised, chained to it).
+    settling_errors = (SendGridError, ExportError, TimeoutError, Interrupted)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Check the settings and the key, and resolve lists and fields, before reading any input."""
@@ -123,7 +126,7 @@ class TargetSendGrid(SingerTarget):
         self.run.report.count("not_sent" if cut_short else "stopped_run")
 
     @override
-    def accept_state(self, state: dict) -> None:
+    def accept_state(self, state: dict[str, t.Any]) -> None:
         """STATE is written by the exporter once the records before it are settled."""
         self.run.exporter.add_state(state)
 
@@ -149,14 +152,16 @@ class TargetSendGrid(SingerTarget):
     @override
     def on_input_error(self, exc: BaseException) -> None:
         """A failure while reading: settle what came before a bad input, then report."""
-        if isinstance(exc, INPUT_ERRORS):
-            try:
-                self.run.exporter.close()
-            except BaseException as closing:
-                self.logger.error("While finishing the records before the failure: %s", closing)
-        else:
-            self.run.exporter.abort()
-        self._log_summary("failed")
+        try:
+            if isinstance(exc, INPUT_ERRORS):
+                try:
+                    self.run.exporter.close()
+                except self.settling_errors as closing:
+                    self.logger.error("While finishing the records before the failure: %s", closing)
+            else:
+                self.run.exporter.abort()
+        finally:
+            self._log_summary("failed")
 
     @override
     def on_interrupted(self, stop: Interrupted) -> None:
@@ -179,7 +184,7 @@ class TargetSendGrid(SingerTarget):
             self.run.finish()
         except Interrupted as stop:
             self.on_interrupted(stop)
-        except BaseException:
+        except BaseException:  # whatever stops the run, its summary is logged; the failure is raised as it is
             self._log_summary("failed")
             raise
         super().process_endofpipe()

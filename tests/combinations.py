@@ -79,7 +79,7 @@ def prepare(emulator: SendGridEmulator, account: Account) -> dict[str, str]:
 
 def singer_input(case: Case, folder: Path) -> list[str]:
     """The case's input as a tap would send it (BATCH files written into ``folder``)."""
-    lines = [{"type": "SCHEMA", "stream": "people", "schema": SCHEMA, "key_properties": []}]
+    lines: list[dict[str, Any]] = [{"type": "SCHEMA", "stream": "people", "schema": SCHEMA, "key_properties": []}]
     versioned = case.habit != "none"
     if case.habit in ("sdk", "pipelinewise"):
         lines.append({"type": "ACTIVATE_VERSION", "stream": "people", "version": VERSION})
@@ -153,7 +153,7 @@ class Held:
 
 def held(emulator: SendGridEmulator) -> Held:
     names = {i: lst["name"] for i, lst in emulator.lists.items()}
-    contacts = {}
+    contacts: dict[str, dict[str, Any]] = {}
     for c in emulator.list_contacts():
         ltv = (c.get("custom_fields") or {}).get("ltv")
         contacts[c["email"]] = {

@@ -167,7 +167,8 @@ def expect(case: Case) -> Expected:
     targets = tuple(sorted(set(routed.values()))) if "segment_lists" in s else ("Main",)
     # The stream's schema types ltv as a number or a string: created undeclared, it is a Text field.
     ltv_type = account.ltv_type or declared or "Text"
-    start = {
+    # Each contact SendGrid holds: fname, ltv, stamp (values as stored) and lists (a set of names).
+    start: dict[str, dict[str, Any]] = {
         m.email: {"fname": m.fname, "ltv": m.ltv, "stamp": m.stamp, "lists": set(m.lists)} for m in account.contacts
     }
     counts = dict.fromkeys(("records_read", "filtered_by_segment", "deleted_records", "unchanged"), 0)

@@ -14,7 +14,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -92,7 +92,7 @@ def run_target(
     error = None
     with contextlib.redirect_stdout(out):
         try:
-            plugin.listen(_LineFile(lines))
+            plugin.listen(io.StringIO("".join(line if line.endswith("\n") else line + "\n" for line in lines)))
         except Exception as exc:
             if expect_error is False:
                 raise
@@ -101,17 +101,6 @@ def run_target(
         raise AssertionError("the run was expected to fail")
     states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     return Run(plugin, states, error)
-
-
-class _LineFile:
-    """An iterable of lines that the SDK's reader accepts as its input file."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = lines
-
-    def __iter__(self) -> Iterator[str]:
-        for line in self._lines:
-            yield line if line.endswith("\n") else line + "\n"
 
 
 def singer_lines(count: int, *, stream: str = "profiles", state_every: int = 1000, seed: int = 42) -> list[str]:
@@ -147,7 +136,7 @@ def prefill(emulator: SendGridEmulator, api: Api, list_id: str, emails: list[str
 
 
 # The shapes of contact exports SendGrid may serve (see "Export files" in docs/sendgrid-api.md).
-EXPORT_VARIANTS = {
+EXPORT_VARIANTS: dict[str, dict[str, Any]] = {
     "gzip-json-contact_id": {},
     "gzip-json-upper-keys": {"json_keys": "upper"},
     "gzip-csv": {"file_type": "csv"},

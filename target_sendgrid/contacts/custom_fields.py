@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.client import FieldDefinition, SendGridClient
 from target_sendgrid.sendgrid.limits import CUSTOM_FIELD_NAME, RESERVED_NAMES
 
-logger = logging.getLogger("target-sendgrid.customfields")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class CustomFieldRegistry:
     def __init__(
         self,
         mapping: Mapping[str, str | Mapping[str, str]],
-        definitions: list[dict],
+        definitions: list[FieldDefinition],
         client: SendGridClient | None,
         create: bool,
         stand_in: Callable[[str], str] | None = None,
@@ -124,11 +124,11 @@ class CustomFieldRegistry:
             )
         return CustomField(definition["id"], definition["name"], field_type, "")
 
-    def _create(self, name: str, field_type: str) -> dict:
+    def _create(self, name: str, field_type: str) -> FieldDefinition:
         if self.client is None:  # a dry run: pretend, so the values are still converted and counted
-            definition = {"id": name, "name": name, "field_type": field_type}
+            definition = FieldDefinition(id=name, name=name, field_type=field_type)
         elif self.stand_in is not None:  # a plan: noted, never created
-            definition = {"id": self.stand_in(name), "name": name, "field_type": field_type}
+            definition = FieldDefinition(id=self.stand_in(name), name=name, field_type=field_type)
             self.would_create.append(name)
             logger.info("Plan: custom field %s (%s) would be created", name, field_type)
         else:

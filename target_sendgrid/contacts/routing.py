@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from target_sendgrid.contacts.segments import normalise
 from target_sendgrid.sendgrid.client import SendGridClient
 
-logger = logging.getLogger("target-sendgrid.lists")
+logger = logging.getLogger(__name__)
 
 
 class ListRouter:
@@ -53,8 +53,7 @@ class ListRouter:
         else:
             lists = {self.segment_lists[s] for s in declared if s in self.segment_lists}
             lists = lists or {self.default_list}
-        lists.discard(None)
-        return tuple(sorted(lists))  # type: ignore[arg-type]
+        return tuple(sorted(filter(None, lists)))  # a segment without a list and no default_list: none
 
     @staticmethod
     def resolve(

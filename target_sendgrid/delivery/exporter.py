@@ -17,11 +17,17 @@ from target_sendgrid.delivery.planning import PlanDelivery
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
 from target_sendgrid.delivery.sending import Delivery
 from target_sendgrid.delivery.watermark import StateWatermark
-from target_sendgrid.errors import ExportError, Interrupted, MaxContactsExceeded
+from target_sendgrid.lifecycle.failures import ExportError, Interrupted, MaxContactsExceeded
+from target_sendgrid.lifecycle.threads import leave_signals_to_main
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.jobs import (
+    DEFAULT_JOB_TIMEOUT_SECONDS,
+    DEFAULT_MAX_JOB_ATTEMPTS,
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+)
+from target_sendgrid.sendgrid.limits import DEFAULT_MAX_REQUEST_BYTES
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-from target_sendgrid.threads import leave_signals_to_main
 
 REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 removal jobs
 # Deletions from the account wait in one batch until the end of the input: the ceiling
@@ -36,13 +42,13 @@ class Exporter:
         self,
         client: SendGridClient | None,
         report: RunReport,
-        write_state: Callable[[dict], None],
+        write_state: Callable[[dict[str, Any]], None],
         *,
         batch_size: int = MAX_BATCH_CONTACTS,
-        max_request_bytes: int = 5_900_000,
-        max_in_flight: int = 4,
-        job_timeout: float = 3600.0,
-        max_job_attempts: int = 5,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        job_timeout: float = DEFAULT_JOB_TIMEOUT_SECONDS,
+        max_job_attempts: int = DEFAULT_MAX_JOB_ATTEMPTS,
         max_contacts: int = 0,
         max_deletions: int = 0,
         track_members: bool = False,
@@ -70,7 +76,7 @@ class Exporter:
         self._open: dict[BatchKey, Batch] = {}
         self._in_flight: set[Batch] = set()
         self._emails_in_flight: dict[str, Batch] = {}
-        self._futures: list[Future] = []
+        self._futures: list[Future[None]] = []
         self._accepted = 0
         self._failure: BaseException | None = None
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -101,7 +107,9 @@ class Exporter:
         if batch is not None and email in batch.contacts:
             # One email per request: the later record wins field by field, and what it lacks
             # keeps the earlier value, exactly as if both had been applied in order.
-            contact = merge(batch.remove(email), contact)  # type: ignore[arg-type]
+            earlier = batch.remove(email)
+            assert earlier is not None  # the batch holds this email: checked just above
+            contact = merge(earlier, contact)
             self.report.count("superseded")
             self._accepted -= 1
         if self.max_contacts and self._accepted >= self.max_contacts:
@@ -185,7 +193,7 @@ class Exporter:
         # No lock: one int written by this thread; a worker reading the one before is only later to write STATE.
         self.watermark.processed = number
 
-    def add_state(self, state: dict) -> None:
+    def add_state(self, state: dict[str, Any]) -> None:
         """A STATE message from the tap: written as soon as the records before it are settled."""
         with self._lock:
             self.watermark.add(state)

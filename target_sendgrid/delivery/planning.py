@@ -15,7 +15,7 @@ from target_sendgrid.plan import Plan
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 
-logger = logging.getLogger("target-sendgrid.plan")
+logger = logging.getLogger(__name__)
 
 
 class PlanDelivery:

@@ -10,9 +10,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from target_sendgrid.threads import WorkerThread
+from target_sendgrid.lifecycle.threads import WorkerThread
 
-logger = logging.getLogger("target-sendgrid.progress")
+logger = logging.getLogger(__name__)
 
 
 class Progress:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from target_sendgrid.delivery.request_batch import Batch
-from target_sendgrid.errors import ExportError
+from target_sendgrid.lifecycle.failures import ExportError
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.api_errors import BadRequest, scrub
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.removals import delete_contacts, remove_from_list
 
-logger = logging.getLogger("target-sendgrid.delivery")
+logger = logging.getLogger(__name__)
 
 # A 400 names a refused contact as contacts[N].<field>; the suffix varies (see docs/sendgrid-api.md).
 _CONTACT_FIELD = re.compile(r"^contacts\[(\d+)\]")
@@ -156,7 +157,7 @@ class Delivery:
         if errored:
             self._report_job_errors(batch, emails, job, errored)
 
-    def _report_job_errors(self, batch: Batch, emails: list[str], job: dict, errored: int) -> None:
+    def _report_job_errors(self, batch: Batch, emails: list[str], job: dict[str, Any], errored: int) -> None:
         assert self.client is not None
         listed = 0
         for email, message in self.client.job_errors(job):

@@ -14,20 +14,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 
 class StateWatermark:
     """Holds the tap's STATE messages until the records before them are settled (not thread-safe)."""
 
-    def __init__(self, write_state: Callable[[dict], None]) -> None:
+    def __init__(self, write_state: Callable[[dict[str, Any]], None]) -> None:
         self._write_state = write_state
-        self._states: deque[tuple[int, dict]] = deque()
-        self._last_state: dict | None = None
-        self._ready: dict | None = None  # the newest settled STATE not yet written
+        self._states: deque[tuple[int, dict[str, Any]]] = deque()
+        self._last_state: dict[str, Any] | None = None
+        self._ready: dict[str, Any] | None = None  # the newest settled STATE not yet written
         self.held = False
         self.processed = 0  # number of the last record handed over completely
 
-    def add(self, state: dict) -> None:
+    def add(self, state: dict[str, Any]) -> None:
         """A STATE message, tied to the records handed over so far."""
         self._states.append((self.processed, state))
 

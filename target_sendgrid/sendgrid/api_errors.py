@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # SendGrid's messages echo addresses ("email 'x' is not valid"): personal data, never logged or written.
 _ADDRESS = re.compile(r"[^\s'\"<>(),;:\[\]]+@[^\s'\"<>(),;:\[\]]+")
@@ -24,7 +25,7 @@ AUTH_HINT = (
 class SendGridError(Exception):
     """An error answer from SendGrid, with its ``errors`` list."""
 
-    def __init__(self, message: str, status: int | None = None, errors: list[dict] | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors or []

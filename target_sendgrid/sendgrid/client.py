@@ -7,26 +7,37 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 from urllib.parse import quote
 
 import requests
 
-from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, Unreachable, scrub
-from target_sendgrid.sendgrid.export_files import Bounds, contact_rows
+from target_sendgrid.sendgrid.api_errors import AuthError, NotFound, SendGridError, scrub
+from target_sendgrid.sendgrid.export_files import DEFAULT_MAX_DOWNLOAD_BYTES, Bounds, contact_rows
 from target_sendgrid.sendgrid.jobs import Poller, status_of
 from target_sendgrid.sendgrid.limits import MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
 from target_sendgrid.sendgrid.transport import Transport
+from target_sendgrid.sendgrid.urls import SENDGRID_API_URL
 
-logger = logging.getLogger("target-sendgrid.client")
+logger = logging.getLogger(__name__)
 
 # The statuses SendGrid gives, by what they mean (docs/sendgrid-api.md, "Import jobs" and "Export status").
 # Anything else, "processing" included, is not finished: polled on until the timeout.
 JOB_FINISHED = frozenset({"completed", "errored", "failed"})
 # A job failed past the plan's contact limit (sendgrid-go #413): resubmitting cannot succeed.
 CONTACT_LIMIT = re.compile(r"contact limit", re.IGNORECASE)
+# GET /v3/scopes's answers that skip the key check at start (see scopes).
+SCOPES_UNANSWERED = frozenset({403, 404})
 EXPORT_READY = "ready"
 EXPORT_FAILED = frozenset({"failure", "failed", "timeout"})
+
+
+class FieldDefinition(TypedDict):
+    """A custom field definition as SendGrid gives it, checked to hold what the target reads."""
+
+    id: str
+    name: str
+    field_type: str  # "Text", "Number" or "Date"
 
 
 class SendGridClient(Transport):
@@ -35,9 +46,9 @@ class SendGridClient(Transport):
     def __init__(
         self,
         api_key: str,
-        api_url: str = "https://api.sendgrid.com",
+        api_url: str = SENDGRID_API_URL,
         *,
-        max_download_bytes: int = 5_000_000_000,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         **options: Any,
     ) -> None:
         super().__init__(api_key, api_url, **options)
@@ -47,42 +58,42 @@ class SendGridClient(Transport):
     # --- endpoints ------------------------------------------------------------------
 
     def scopes(self) -> list[str] | None:
-        """The key's scopes (GET /v3/scopes), or None when that endpoint does not answer as it should.
+        """The key's scopes (GET /v3/scopes); None where the endpoint is absent or the key may not read them.
 
-        A 401 refuses the key itself: raised, as any endpoint would.
+        Only a 404 (no such endpoint where api_url points) and a 403 (the key may not list its
+        scopes) skip the check: the next request, to the field definitions, checks the key anyway
+        (docs/sendgrid-api.md, "Transport"). Any other failure is raised, one line naming the
+        endpoint: a 401 refuses the key, and an API that fails here would fail the next request too.
         """
         try:
             scopes = self.answer("GET", "/v3/scopes").get("scopes")
-        except AuthError as exc:
-            if exc.status == 401:
-                raise
-            return None
-        except Unreachable:
-            raise  # nothing else would reach it either: fail now, not after the next request's retries
-        except (SendGridError, TimeoutError):
-            return None
-        return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else None
+        except (NotFound, AuthError) as exc:
+            if exc.status in SCOPES_UNANSWERED:
+                return None
+            raise
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise SendGridError("GET /v3/scopes: scopes is not a list of scope names")
+        return scopes
 
-    def field_definitions(self) -> dict:
-        """GET field definitions; also the cheap request that checks the key at start."""
+    def field_definitions(self) -> list[FieldDefinition]:
+        """The account's custom field definitions (GET); also the cheap request that checks the key at start."""
         body = self.answer("GET", "/v3/marketing/field_definitions")
         fields = body.get("custom_fields") or []
         if not isinstance(fields, list) or not all(_definition(f) for f in fields):
             raise SendGridError("GET /v3/marketing/field_definitions: custom_fields is not a list of definitions")
-        body["custom_fields"] = fields
-        return body
+        return fields
 
-    def create_custom_field(self, name: str, field_type: str) -> dict:
+    def create_custom_field(self, name: str, field_type: str) -> FieldDefinition:
         """POST a custom field definition; returns it with its id."""
         body = {"name": name, "field_type": field_type}
         created = self.answer("POST", "/v3/marketing/field_definitions", json=body, needs=("id", "name", "field_type"))
-        return created
+        return FieldDefinition(id=created["id"], name=created["name"], field_type=created["field_type"])
 
-    def get_list(self, list_id: str) -> dict:
+    def get_list(self, list_id: str) -> dict[str, Any]:
         """One list with its contact count."""
         return self.answer("GET", f"/v3/marketing/lists/{_segment(list_id)}")
 
-    def lists(self) -> Iterator[dict]:
+    def lists(self) -> Iterator[dict[str, Any]]:
         """Every list of the account, following ``_metadata.next`` page by page."""
         path: str | None = "/v3/marketing/lists?page_size=1000"
         while path:
@@ -141,7 +152,7 @@ class SendGridClient(Transport):
                     found.add(contact.get("id"))
         return [i for i in contact_ids if i in found]
 
-    def _lookup(self, path: str, key: str, values: list[str]) -> Iterator[dict]:
+    def _lookup(self, path: str, key: str, values: list[str]) -> Iterator[dict[str, Any]]:
         """POST ``{key: values}`` 100 values at a time (both look-ups' cap); a 404 means none was found."""
         for start in range(0, len(values), MAX_SEARCH_EMAILS):
             try:
@@ -163,7 +174,7 @@ class SendGridClient(Transport):
         )
         return str(answer["job_id"])
 
-    def list_members(self, list_id: str, timeout: float) -> Iterator[dict]:
+    def list_members(self, list_id: str, timeout: float) -> Iterator[dict[str, Any]]:
         """Every contact of a list, read through a contacts export (search returns at most 50).
 
         Rows come one at a time from each of the export's files (see ``export_files``), all within
@@ -204,11 +215,11 @@ class SendGridClient(Transport):
             self.answer("PUT", "/v3/marketing/contacts", data=body, headers=headers, needs=("job_id",))["job_id"]
         )
 
-    def job(self, job_id: str, deadline: float | None = None) -> dict:
+    def job(self, job_id: str, deadline: float | None = None) -> dict[str, Any]:
         """An import job's status and results."""
         return self.answer("GET", f"/v3/marketing/contacts/imports/{_segment(job_id)}", deadline=deadline)
 
-    def wait_for_job(self, job_id: str, timeout: float) -> dict:
+    def wait_for_job(self, job_id: str, timeout: float) -> dict[str, Any]:
         """Poll an import job until it is no longer pending; raise TimeoutError past ``timeout``."""
         return self.poller.poll(
             lambda until: self.job(job_id, until),
@@ -217,7 +228,9 @@ class SendGridClient(Transport):
             f"import job {job_id}",
         )
 
-    def run_job(self, submit: Callable[[], str], timeout: float, attempts: int, what: str) -> tuple[dict, int]:
+    def run_job(
+        self, submit: Callable[[], str], timeout: float, attempts: int, what: str
+    ) -> tuple[dict[str, Any], int]:
         """Submit, follow the job to its end, and submit again while it ends ``failed``.
 
         Returns the finished job and how many submissions it took; raises SendGridError when
@@ -244,14 +257,14 @@ class SendGridClient(Transport):
         said = f" (SendGrid says: {reason})" if reason else ""
         raise SendGridError(f"Import jobs for {what} ended failed {attempts} times{said}; stopping the export")
 
-    def failure_reason(self, job: dict) -> str:
+    def failure_reason(self, job: dict[str, Any]) -> str:
         """Why a job failed, as SendGrid says it (its message, or the first row of its errors file), scrubbed."""
         for said in (job.get("message"), *(m for _, m in self.job_errors(job)[:1])):
             if isinstance(said, str) and said.strip():
                 return scrub(said.strip())[:200]
         return ""
 
-    def job_errors(self, job: dict) -> list[tuple[str, str]]:
+    def job_errors(self, job: dict[str, Any]) -> list[tuple[str, str]]:
         """(email, message) pairs from a job's ``errors_url``, best effort."""
         url = (job.get("results") or {}).get("errors_url")
         if not url:
@@ -282,7 +295,7 @@ def _keep_primary(contact: Any, wanted: set[str], ids: dict[str, str]) -> None:
             ids[email] = contact["id"]
 
 
-def _definition(field: Any) -> bool:
+def _definition(field: object) -> TypeGuard[FieldDefinition]:
     """Whether a custom field definition has the id, name and type the target needs."""
     return isinstance(field, dict) and all(isinstance(field.get(k), str) for k in ("id", "name", "field_type"))
 

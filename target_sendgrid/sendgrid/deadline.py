@@ -22,7 +22,7 @@ import urllib3.connection
 import urllib3.connectionpool
 from typing_extensions import Self, override
 
-from target_sendgrid.threads import WorkerTimer
+from target_sendgrid.lifecycle.threads import WorkerTimer
 
 _current = threading.local()  # the Watch of the request this thread is sending, if any
 

@@ -20,9 +20,12 @@ from typing import IO, Any
 
 import msgspec
 
-from target_sendgrid.gunzip import maybe_gunzipped
+from target_sendgrid.files.gunzip import maybe_gunzipped
 from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.limits import MAX_CUSTOM_FIELDS, MAX_TEXT_VALUE
+
+# max_download_bytes's default: SendGrid splits exports into files of at most 5,000 MB by default.
+DEFAULT_MAX_DOWNLOAD_BYTES = 5_000_000_000
 
 # The longest row a contact can make: every custom field full, with room for the reserved fields
 # and the JSON around them.

@@ -7,6 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+# The defaults of job_timeout_seconds, max_job_attempts and max_jobs_in_flight: declared here, read by
+# the settings' schema and by the exporter.
+DEFAULT_JOB_TIMEOUT_SECONDS = 3600
+DEFAULT_MAX_JOB_ATTEMPTS = 5
+DEFAULT_MAX_JOBS_IN_FLIGHT = 4
+
 
 def status_of(answer: Any) -> str:
     """An answer's status as one short word (a status that is not a string is shown, shortened, as such)."""
@@ -25,7 +31,13 @@ class Poller:
     def __init__(self) -> None:
         self._finished = threading.Condition()  # notified when a poll sees its job or export finish
 
-    def poll(self, fetch: Callable[[float], dict], finished: Callable[[dict], bool], timeout: float, what: str) -> dict:
+    def poll(
+        self,
+        fetch: Callable[[float], dict[str, Any]],
+        finished: Callable[[dict[str, Any]], bool],
+        timeout: float,
+        what: str,
+    ) -> dict[str, Any]:
         """Fetch (each fetch given the deadline) until ``finished``; TimeoutError past ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         delay = 0.05

@@ -10,6 +10,7 @@ import re
 
 MAX_CONTACTS_PER_UPSERT = 30_000
 MAX_BODY_BYTES = 6_000_000
+DEFAULT_MAX_REQUEST_BYTES = 5_900_000  # max_request_bytes's default: under the body cap, room for rounding
 MAX_SEARCH_EMAILS = 100
 MAX_SEARCH_EMAIL_LENGTH = 100  # characters of one search/emails item (upserts take 254)
 MAX_QUERY_RESULTS = 50  # contacts one SGQL search returns

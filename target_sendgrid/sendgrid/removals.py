@@ -8,7 +8,7 @@ from functools import partial
 from target_sendgrid.sendgrid.api_errors import NotFound
 from target_sendgrid.sendgrid.client import SendGridClient
 
-logger = logging.getLogger("target-sendgrid.lists")
+logger = logging.getLogger(__name__)
 
 REMOVE_CHUNK = 100  # contact ids per removal call, as other integrations use
 MAX_QUERY_CHARS = 4_000  # of comma-separated ids in one removal URL: well under nginx's ~8 KB (a 414 past it)

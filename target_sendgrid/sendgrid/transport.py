@@ -31,9 +31,9 @@ from target_sendgrid.sendgrid.api_errors import (
     scrub,
 )
 from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines
-from target_sendgrid.sendgrid.urls import check_api_url, check_url, is_loopback
+from target_sendgrid.sendgrid.urls import SENDGRID_API_URL, check_api_url, check_url, is_loopback
 
-logger = logging.getLogger("target-sendgrid.client")
+logger = logging.getLogger(__name__)
 
 
 class _NoQueries(logging.Filter):
@@ -72,6 +72,10 @@ class _TooLarge(Exception):
 # An API answer is read whole, so it is bounded: the largest SendGrid gives (100 contacts of a
 # search, each with up to 500 custom fields of 1,000 characters) stays under this. Downloads have
 # bounds of their own (max_download_bytes).
+# The defaults of request_timeout_seconds and max_retries: declared here, read by the settings' schema.
+DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_MAX_RETRIES = 8
+
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
@@ -126,7 +130,7 @@ def reset_delay(headers: Any) -> float:
     return wait
 
 
-def _messages(response: Answer) -> tuple[str, list[dict]]:
+def _messages(response: Answer) -> tuple[str, list[dict[str, Any]]]:
     """SendGrid's error messages, scrubbed of addresses, and its errors list (items not objects left out)."""
     try:
         errors = response.json().get("errors") or []
@@ -163,10 +167,10 @@ class Transport:
     def __init__(
         self,
         api_key: str,
-        api_url: str = "https://api.sendgrid.com",
+        api_url: str = SENDGRID_API_URL,
         *,
-        timeout: float = 60.0,
-        max_retries: int = 8,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_factor: float = 0.5,
         read_only: bool = False,
     ) -> None:

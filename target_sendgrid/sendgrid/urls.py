@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+SENDGRID_API_URL = "https://api.sendgrid.com"  # api_url's default (docs/sendgrid-api.md, "Transport")
+
 
 def is_loopback(host: str) -> bool:
     """Whether a host name or address is on this machine's loopback."""

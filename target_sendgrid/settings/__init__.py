@@ -2,11 +2,10 @@
 
 from target_sendgrid.settings.checks import check, explain, unknown_settings, unknown_variables, unused
 from target_sendgrid.settings.model import Settings, schema_default
-from target_sendgrid.settings.schema import CONFIG_SCHEMA, DEFAULT_MAX_REQUEST_BYTES
+from target_sendgrid.settings.schema import CONFIG_SCHEMA
 
 __all__ = [
     "CONFIG_SCHEMA",
-    "DEFAULT_MAX_REQUEST_BYTES",
     "Settings",
     "check",
     "explain",

@@ -102,6 +102,13 @@ def check(settings: Settings) -> None:
     """Refuse settings that cannot work together (the schema already checked each one's kind)."""
     if settings.data_privacy_consent is not True:
         raise ConfigValidationError("data_privacy_consent is not true", errors=[CONSENT])
+    _check_lists(settings)
+    _check_modes(settings)
+    _check_values(settings)
+
+
+def _check_lists(settings: Settings) -> None:
+    """The list settings: a list id that is one, one way to name the list, and a list unless none is allowed."""
     if settings.list_id and not LIST_ID.match(settings.list_id):
         raise ConfigValidationError(
             "list_id is not a list id",
@@ -122,6 +129,10 @@ def check(settings: Settings) -> None:
                 "to upsert contacts into no list (they appear only in All Contacts)."
             ],
         )
+
+
+def _check_modes(settings: Settings) -> None:
+    """The modes that exclude or need one another (plan, dry run, mirror, deletions)."""
     if settings.plan and settings.dry_run:
         raise ConfigValidationError(
             "plan and dry_run are both set",
@@ -155,6 +166,10 @@ def check(settings: Settings) -> None:
         raise ConfigValidationError(
             "mirror needs a list", errors=["sync_mode mirror needs list_id, list_name or segment_lists."]
         )
+
+
+def _check_values(settings: Settings) -> None:
+    """The values the schema cannot judge: api_url, the field mapping, custom field names."""
     try:
         check_api_url(settings.api_url)
         resolve_mapping(settings.field_mapping, ())

@@ -2,7 +2,9 @@
 
 Every component takes a :class:`Settings`, never the config dict: a setting's kind is fixed
 here (a number the SDK parsed as a ``Decimal`` becomes a ``float``), and its default is the
-one the schema declares, read in :func:`schema_default` and nowhere else.
+one the schema declares, read in :func:`schema_default` and nowhere else. Where a component has a
+default of its own for a setting (``Transport``'s ``max_retries``), the schema and the component
+name the same constant, declared once beside the code it governs (``DEFAULT_MAX_RETRIES``).
 """
 
 from __future__ import annotations

@@ -6,13 +6,21 @@ takes them from this schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 from singer_sdk import typing as th
 
 from target_sendgrid.contacts.mapping import MAPPABLE_FIELDS
+from target_sendgrid.sendgrid.export_files import DEFAULT_MAX_DOWNLOAD_BYTES
+from target_sendgrid.sendgrid.jobs import (
+    DEFAULT_JOB_TIMEOUT_SECONDS,
+    DEFAULT_MAX_JOB_ATTEMPTS,
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+)
+from target_sendgrid.sendgrid.limits import DEFAULT_MAX_REQUEST_BYTES
 from target_sendgrid.sendgrid.limits import MAX_CONTACTS_PER_UPSERT as MAX_BATCH_CONTACTS
-
-# Just under SendGrid's 6 MB body cap, leaving room for headers and rounding.
-DEFAULT_MAX_REQUEST_BYTES = 5_900_000
+from target_sendgrid.sendgrid.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS
+from target_sendgrid.sendgrid.urls import SENDGRID_API_URL
 
 # The custom field types SendGrid has (docs/sendgrid-api.md, "Custom fields").
 CUSTOM_FIELD_TYPES = ("Text", "Number", "Date")
@@ -32,7 +40,7 @@ CUSTOM_FIELD_ENTRY = {
     ]
 }
 
-CONFIG_SCHEMA: dict = th.PropertiesList(
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_key",
         th.StringType,
@@ -44,7 +52,7 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "api_url",
         th.StringType,
-        default="https://api.sendgrid.com",
+        default=SENDGRID_API_URL,
         description="SendGrid API base URL: https only, or http on loopback for the bundled emulator "
         "(e.g. https://api.eu.sendgrid.com for EU subusers).",
     ),
@@ -222,7 +230,7 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "max_download_bytes",
         th.IntegerType(minimum=1_000_000),
-        default=5_000_000_000,
+        default=DEFAULT_MAX_DOWNLOAD_BYTES,
         description="Most bytes one downloaded export file may hold once inflated (SendGrid splits exports into "
         "files of at most 5,000 MB by default). Past it, skip_unchanged sends every contact and mirror mode removes "
         "nothing and fails. A line longer than any contact can make, and a read past its timeout, end it too.",
@@ -262,34 +270,34 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "max_retries",
         th.IntegerType(minimum=0),
-        default=8,
+        default=DEFAULT_MAX_RETRIES,
         description="Retries of a request after a 5xx answer, a dropped connection or a timeout "
         "(exponential backoff with jitter). 429 answers wait as SendGrid says, separately.",
     ),
     th.Property(
         "request_timeout_seconds",
         th.NumberType(minimum=1),
-        default=60,
+        default=DEFAULT_TIMEOUT_SECONDS,
         description="Longest one HTTP request may take, from connecting to the last byte of the answer, however "
         "slowly the answer comes (retries are separate).",
     ),
     th.Property(
         "job_timeout_seconds",
         th.NumberType(minimum=1),
-        default=3600,
+        default=DEFAULT_JOB_TIMEOUT_SECONDS,
         description="Longest wait for one import job to finish; past it the run fails without emitting "
         "STATE beyond the job.",
     ),
     th.Property(
         "max_job_attempts",
         th.IntegerType(minimum=1),
-        default=5,
+        default=DEFAULT_MAX_JOB_ATTEMPTS,
         description="Submissions of one batch whose import job ends 'failed' before the run fails.",
     ),
     th.Property(
         "max_jobs_in_flight",
         th.IntegerType(minimum=1, maximum=16),
-        default=4,
+        default=DEFAULT_MAX_JOBS_IN_FLIGHT,
         description="Upserts whose import jobs may run at SendGrid at once, while the next batch is built.",
     ),
     th.Property(

@@ -8,7 +8,7 @@ then handed to the same path as a RECORD message.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from singer_sdk.contrib.msgspec import decoder
 from singer_sdk.exceptions import InvalidInputLine
@@ -16,10 +16,10 @@ from singer_sdk.exceptions import InvalidInputLine
 # The SDK's own batch types (as its target_base uses them), so every storage it supports works.
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchFileFormat, StorageTarget
 
-from target_sendgrid.gunzip import maybe_gunzipped
+from target_sendgrid.files.gunzip import maybe_gunzipped
 
 
-def batch_records(stream: str, encoding: dict, manifest: list[str]) -> Iterator[dict]:
+def batch_records(stream: str, encoding: dict[str, Any], manifest: list[str]) -> Iterator[dict[str, Any]]:
     """Every record of a BATCH message's files, in order; InvalidInputLine for what cannot be read.
 
     Each manifest entry is a URL (``file://``, ``s3://``, ...) opened with the SDK's storage helper.
@@ -37,7 +37,7 @@ def batch_records(stream: str, encoding: dict, manifest: list[str]) -> Iterator[
             yield from _lines(stream, url, maybe_gunzipped(raw))
 
 
-def _lines(stream: str, url: str, file: IO[bytes]) -> Iterator[dict]:
+def _lines(stream: str, url: str, file: IO[bytes]) -> Iterator[dict[str, Any]]:
     for number, line in enumerate(file, start=1):
         if not line.strip():
             continue

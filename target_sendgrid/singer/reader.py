@@ -19,7 +19,8 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
-from target_sendgrid.singer.signals import Interrupted, ShutdownGuard
+from target_sendgrid.lifecycle.failures import Interrupted
+from target_sendgrid.lifecycle.signals import ShutdownGuard
 
 # Failures of the input itself: the records before them are still exported.
 INPUT_ERRORS = (InvalidInputLine, InvalidRecord, RecordsWithoutSchemaException, MissingKeyPropertiesError)
@@ -50,6 +51,27 @@ def large_reads(stream: t.IO[t.Any]) -> t.IO[t.Any]:
     return open(fd, "rb", buffering=INPUT_BUFFER, closefd=False)  # closefd: the stream is not ours
 
 
+@contextlib.contextmanager
+def fewer_collections() -> t.Iterator[None]:
+    """While the input is read, the cyclic garbage collector runs rarely; its settings are restored after.
+
+    Records make a few small objects each and almost no reference cycles: the collector, run
+    every 700 allocations by default, cost a tenth of the run. What start-up made is frozen out
+    of its scans, and it runs less often. The settings are the process's (a test run's too), so
+    they are put back however the reading ends; what another caller froze stays frozen.
+    """
+    threshold = gc.get_threshold()
+    frozen_before = gc.get_freeze_count() > 0
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if not frozen_before:  # unfreeze moves every frozen object back: only when all were ours
+            gc.unfreeze()
+
+
 class SingerInputReader(MsgSpecReader):
     """Counts input lines and, on a failure, lets the target settle what came before it.
 
@@ -62,7 +84,7 @@ class SingerInputReader(MsgSpecReader):
     on_error: Callable[[BaseException], None] | None = None
     on_interrupted: Callable[[Interrupted], None] | None = None
     guard: ShutdownGuard | None = None
-    _message: dict | None = None
+    _message: dict[str, t.Any] | None = None
 
     @override
     def deserialize_json(self, line: str | bytes) -> t.Any:
@@ -81,17 +103,13 @@ class SingerInputReader(MsgSpecReader):
 
     @override
     def process_lines(
-        self, file_input: t.IO[str] | t.IO[bytes] | None, callbacks: dict[str, Callable[[dict], None]]
+        self, file_input: t.IO[str] | t.IO[bytes] | None, callbacks: dict[str, Callable[[dict[str, t.Any]], None]]
     ) -> t.Counter[str]:
         """Process every line; a failure is handed to ``on_error``, a signal to ``on_interrupted``."""
         lines = large_reads(file_input or sys.stdin)
-        # Records make a few small objects each and almost no reference cycles: the cyclic
-        # collector, run every 700 allocations by default, cost a tenth of the run. What start-up
-        # made is frozen out of its scans, and it runs less often.
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
         try:
-            return self._read(lines, callbacks)
+            with fewer_collections():
+                return self._read(lines, callbacks)
         except Interrupted as stop:
             if self.on_interrupted is not None:
                 self.on_interrupted(stop)  # the target stops the run itself
@@ -119,13 +137,13 @@ class SingerInputReader(MsgSpecReader):
         raise InvalidInputLine(f"not a Singer message: no {', '.join(missing)} key")
 
     @override
-    def _process_unknown_message(self, message_dict: dict) -> None:
+    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
         # The SDK raises a ValueError, shown with a traceback: this is bad input, named by its line.
         kind = str(message_dict.get("type"))[:40]
         raise InvalidInputLine(f"not a Singer message: unknown type {kind!r}")
 
     def _read(
-        self, lines: Iterable[str] | Iterable[bytes], callbacks: dict[str, Callable[[dict], None]]
+        self, lines: Iterable[str] | Iterable[bytes], callbacks: dict[str, Callable[[dict[str, t.Any]], None]]
     ) -> t.Counter[str]:
         # The SDK's loop (encoding/base.py, process_lines), with the signal guard inline: a signal
         # may stop the run at once only while the next line is awaited, never mid-message.

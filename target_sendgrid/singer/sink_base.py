@@ -41,7 +41,9 @@ class SingerSink(Sink):
 
     cursor: t.ClassVar[RecordCursor]
 
-    def __init__(self, target: t.Any, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None) -> None:
+    def __init__(
+        self, target: t.Any, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
+    ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.key_names = tuple(self.key_properties)
         self.deleted = False
@@ -59,11 +61,11 @@ class SingerSink(Sink):
         # Whether is_full can ever be true: not while max_size is this class's (the plugin batches).
         self.may_fill = kind.max_size is not SingerSink.max_size or kind.is_full is not Sink.is_full
 
-    def handle_record(self, record: dict) -> None:
+    def handle_record(self, record: dict[str, t.Any]) -> None:
         """One record, validated and stripped of its metadata: the plugin's work."""
         raise NotImplementedError
 
-    def accept(self, record: dict) -> None:
+    def accept(self, record: dict[str, t.Any]) -> None:
         """One record of a stream whose stream map is the identity: the SDK's steps, in one call.
 
         The SDK's record path (``Target._process_record_message``, singer-sdk 0.54) calls, per record:
@@ -88,7 +90,8 @@ class SingerSink(Sink):
             except Invalid:
                 self._validate_and_parse(record)  # again, to raise or warn as the settings say
             except Exception as exc:  # the check itself failed on this record: not the record's fault
-                self._stop_validating(exc)
+                self._fall_back(exc)
+                self._validate_and_parse(record)  # this record too is judged, by the SDK's validator
         elif self._validator is not None:
             self._validate_and_parse(record)
         if self._preprocess:
@@ -114,13 +117,13 @@ class SingerSink(Sink):
             self._uncounted = 0
 
     @override
-    def process_record(self, record: dict, context: dict) -> None:
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         """The SDK's last step on both paths: the record reached this sink."""
         self.cursor.reached_sink = True
         self.handle_record(record)
 
     @override
-    def process_batch(self, context: dict) -> None:
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Nothing to do: records are handed on one by one (the SDK's drains send nothing)."""
 
     @override
@@ -135,17 +138,25 @@ class SingerSink(Sink):
         """The plugin batches; the SDK's own drains of this sink send nothing."""
         return 2**31
 
-    def _stop_validating(self, exc: Exception) -> None:
-        """The validator cannot judge this stream's records: say so once, and let them through unchecked."""
+    def _fall_back(self, exc: Exception) -> None:
+        """The compiled check cannot judge this stream's records: say so once; the SDK's validator takes over.
+
+        Never no validator: a record the check could not judge may still be invalid.
+        """
         self.logger.warning(
-            "Stream '%s': the schema check failed on record %d (%s), not the record; records of this stream "
-            "are no longer validated",
+            "Stream '%s': the compiled schema check failed on record %d (%s), not the record; the SDK's "
+            "validator checks this stream's records from now on",
             self.stream_name,
             self.cursor.number,
             type(exc).__name__,
         )
+        schema = self._validator.schema if self._validator is not None else prepared(self.schema, self.stream_name)
         self._compiled = None
-        self._validator = None
+        self._validator = self._sdk_validator(schema)
+
+    def _sdk_validator(self, schema: dict[str, t.Any]) -> JSONSchemaValidator:
+        """The SDK's own validator of ``schema``, as this sink's settings ask for it."""
+        return JSONSchemaValidator(schema, validate_formats=self.validate_field_string_format)
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -157,10 +168,10 @@ class SingerSink(Sink):
             return FastJSONSchemaValidator(schema)
         except InvalidJSONSchema:
             self.logger.info("Stream '%s': schema not compilable, using the SDK's validator", self.stream_name)
-            return JSONSchemaValidator(schema, validate_formats=self.validate_field_string_format)
+            return self._sdk_validator(schema)
 
     @override
-    def _validate_and_parse(self, record: dict) -> dict:
+    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         # The SDK logs each invalid record with a traceback before raising it; the reader names the
         # failing line once (reader.py). Timestamps are not parsed here (see below).
         if self._validator is not None:
@@ -170,19 +181,22 @@ class SingerSink(Sink):
                 if self.fail_on_record_validation_exception:
                     raise
                 self.logger.warning("Record %d of stream '%s': %s", self.cursor.number, self.stream_name, exc)
-            except Exception as exc:  # the check itself failed (the SDK's validator too can)
-                self._stop_validating(exc)
+            except Exception as exc:  # the check itself failed on this record, not the record
+                if not isinstance(self._validator, FastJSONSchemaValidator):
+                    raise  # the SDK's validator is the last resort: a failure of it is the run's
+                self._fall_back(exc)
+                return self._validate_and_parse(record)  # judged again, by the SDK's validator
         return record
 
     @override
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: t.Any) -> None:
+    def _parse_timestamps_in_record(self, record: dict[str, t.Any], schema: dict[str, t.Any], treatment: t.Any) -> None:
         # Contacts are text and custom values are converted from the raw strings, so the
         # SDK's parsing of every date-time property into datetime objects is skipped: it
         # was a sixth of the run's time and would only be turned back into strings.
         return
 
     @override
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+    def _remove_sdc_metadata_from_record(self, record: dict[str, t.Any]) -> None:
         # The SDK strips the metadata before process_record; keep the one flag we act on
         # (and skip the seven pops for the records that carry none, almost all of them).
         self.deleted = record.get("_sdc_deleted_at") is not None

@@ -21,11 +21,12 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
+from target_sendgrid.lifecycle.failures import Interrupted
+from target_sendgrid.lifecycle.signals import ShutdownGuard
 from target_sendgrid.singer.batch_files import batch_records
 from target_sendgrid.singer.command import SendGridCommand, check_config_files
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.singer.reader import SingerInputReader
-from target_sendgrid.singer.signals import Interrupted, ShutdownGuard
 from target_sendgrid.singer.sink_base import SingerSink
 
 _requires = SingerInputReader.assert_line_requires  # names the missing keys, never the line
@@ -65,7 +66,7 @@ class SingerTarget(Target):
     def record_failed(self, number: int, exc: BaseException) -> None:
         """Processing record ``number`` raised ``exc`` (raised on after this): account for the record."""
 
-    def accept_state(self, state: dict) -> None:
+    def accept_state(self, state: dict[str, t.Any]) -> None:
         """A STATE message's value (the SDK's own copy is never written: see ``_process_state_message``)."""
 
     def activate_version(self, stream: str, version: t.Any) -> None:
@@ -81,7 +82,7 @@ class SingerTarget(Target):
         """A termination signal stopped the run (while reading, or at the end of the input): end the process."""
         raise SystemExit(stop.exit_code)
 
-    def emit_state(self, state: dict) -> None:
+    def emit_state(self, state: dict[str, t.Any]) -> None:
         """Write a STATE message to standard output, numbers digit for digit."""
         sys.stdout.write(_encode_state(state).decode() + "\n")
         sys.stdout.flush()
@@ -90,7 +91,7 @@ class SingerTarget(Target):
 
     @classmethod
     @override
-    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         """Add the SDK's built-in settings that mean something here.
 
         ``load_method`` and ``batch_size_rows`` do not apply (an upsert is the only load, and
@@ -124,31 +125,31 @@ class SingerTarget(Target):
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         # The SDK drains and exits 0 from inside the handler, wherever the main thread was:
-        # orchestrators would take an unfinished run for a success. See signals.py.
+        # orchestrators would take an unfinished run for a success. See lifecycle/signals.py.
         self.guard.handle(signum, frame)
 
     @override
-    def _write_state_message(self, state: dict) -> None:
+    def _write_state_message(self, state: dict[str, t.Any]) -> None:
         # The SDK writes STATE with json.dumps, which cannot encode the Decimal its msgspec
         # reader makes of every fraction.
         self.emit_state(state)
 
     @override
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         # STATE is written once the records before it are settled; the SDK's own copy (written
         # when it drains all sinks) would run ahead of the import jobs.
         _requires(message_dict, {"value"})
         self.accept_state(message_dict["value"])
 
     @override
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         # The SDK's handling is for SQL sinks (and warns about _sdc_ properties).
         _requires(message_dict, {"stream", "version"})
         self._table_versions[message_dict["stream"]] = message_dict["version"]
         self.activate_version(message_dict["stream"], message_dict["version"])
 
     @override
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
         # The SDK hands a sink whole files, past stream maps, validation and record numbering:
         # each record of a batch file takes the RECORD path instead, one line at a time.
         _requires(message_dict, {"stream", "encoding", "manifest"})
@@ -162,7 +163,7 @@ class SingerTarget(Target):
             self.guard.check()  # a signal stops the reading between records, as between messages
 
     @override
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
         super()._process_schema_message(message_dict)
         # A schema changes the maps of its stream and the sinks of their aliases: those streams are
         # judged again at their next record (forgetting every stream made many streams quadratic).
@@ -172,7 +173,7 @@ class SingerTarget(Target):
             self._direct.pop(stream_map.stream_alias, None)
 
     @override
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
         cursor = self.cursor
         cursor.number += 1
         cursor.reached_sink = False
@@ -181,6 +182,8 @@ class SingerTarget(Target):
         version = message_dict.get("version")
         if version is not None and type(stream) is str:
             self._table_versions[stream] = version
+        # ``stream`` is whatever the line holds (None, or not a string): checked by catching, not
+        # before each record, and the SDK's path then names the error. Hence the three ignores.
         self.before_record(stream, version)  # type: ignore[arg-type]
         try:
             sink = self._direct[stream]  # type: ignore[index]
@@ -212,10 +215,11 @@ class SingerTarget(Target):
 
     def _direct_sink(self, stream: str) -> SingerSink | None:
         """The stream's sink if its stream map is the identity (its records take the direct path), else None."""
-        sink = self._sinks_active.get(stream)
+        active = self._sinks_active.get(stream)
         maps = self.mapper.stream_maps.get(stream) or []
+        sink = active if isinstance(active, SingerSink) else None
         direct = (
-            isinstance(sink, SingerSink)
+            sink is not None
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and maps[0].stream_alias == stream
@@ -223,8 +227,8 @@ class SingerTarget(Target):
             and not sink.include_sdc_metadata_properties
         )
         # Remembered until a SCHEMA of the stream forgets it: a sink appears only through one.
-        self._direct[stream] = sink if direct else None  # type: ignore[assignment]
-        return sink if direct else None  # type: ignore[return-value]
+        self._direct[stream] = sink if direct else None
+        return sink if direct else None
 
     @override
     def _handle_max_record_age(self) -> None:

@@ -18,7 +18,7 @@ from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
-logger = logging.getLogger("target-sendgrid.validation")
+logger = logging.getLogger(__name__)
 
 Invalid = fastjsonschema.JsonSchemaValueException
 

@@ -14,7 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegistry
 from target_sendgrid.contacts.routing import ListRouter
-from target_sendgrid.errors import MirrorStopped
+from target_sendgrid.lifecycle.failures import MirrorStopped
 from target_sendgrid.plan import Plan
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
@@ -23,7 +23,7 @@ from target_sendgrid.sync.stale_members import mirror_exported, mirror_version
 from target_sendgrid.sync.unchanged import SendGridCopy
 from target_sendgrid.sync.versions import TableVersions
 
-logger = logging.getLogger("target-sendgrid.mirror")
+logger = logging.getLogger(__name__)
 
 
 class Deliveries(Protocol):

@@ -22,14 +22,14 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from target_sendgrid.contacts.stored import stored_number
-from target_sendgrid.errors import MirrorStopped
+from target_sendgrid.lifecycle.failures import MirrorStopped
 from target_sendgrid.plan import Plan
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
 from target_sendgrid.sendgrid.removals import remove_from_list
 from target_sendgrid.sync.unchanged import SendGridCopy
 
-logger = logging.getLogger("target-sendgrid.mirror")
+logger = logging.getLogger(__name__)
 
 
 def mirror_exported(

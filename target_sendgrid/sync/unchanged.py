@@ -21,12 +21,12 @@ from typing import Any
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.contacts.stored import kind_of, stored
-from target_sendgrid.errors import Interrupted
+from target_sendgrid.lifecycle.failures import Interrupted
 from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
 
-logger = logging.getLogger("target-sendgrid.unchanged")
+logger = logging.getLogger(__name__)
 
 MAX_LISTS = 32  # list memberships kept as bits beside the hash
 _TOUCHED = 1 << MAX_LISTS  # this run queued a change of the member: the copy no longer says what SendGrid has

@@ -50,12 +50,16 @@ def plugin_file_text() -> str:
 
 def about_settings_table() -> str:
     markdown = about("--format=markdown").stdout
-    return re.search(r"## Settings\n\n(.*?)(?:\n\n|\Z)", markdown, re.S).group(1).strip()
+    table = re.search(r"## Settings\n\n(.*?)(?:\n\n|\Z)", markdown, re.S)
+    assert table is not None, "about --format=markdown has no Settings section"
+    return table.group(1).strip()
 
 
 def test_readme_settings_table_matches_about() -> None:
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", readme, re.S).group(1).strip()
+    marked = re.search(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", readme, re.S)
+    assert marked is not None, "README.md has no settings markers"
+    block = marked.group(1).strip()
     assert block == about_settings_table(), "regenerate: python -m tests.cli.test_docs"
 
 

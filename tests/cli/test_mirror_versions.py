@@ -62,9 +62,10 @@ class Pipeline:
         tap.stdout.close()  # the target holds the pipe's read end
         states: list[dict] = []
         stderr: list[str] = []
+        out, err = target.stdout, target.stderr  # narrowed by the assert above, for the threads
         readers = [
-            threading.Thread(target=lambda: states.extend(json.loads(line) for line in target.stdout)),
-            threading.Thread(target=lambda: stderr.extend(target.stderr)),
+            threading.Thread(target=lambda: states.extend(json.loads(line) for line in out)),
+            threading.Thread(target=lambda: stderr.extend(err)),
         ]
         for reader in readers:
             reader.start()
@@ -84,7 +85,8 @@ class Pipeline:
         return code, "".join(stderr)
 
 
-def bookmark(state: dict) -> dict:
+def bookmark(state: dict | None) -> dict:
+    assert state is not None, "no STATE was emitted"
     return state["bookmarks"]["customers"]
 
 

@@ -43,7 +43,7 @@ def postgres_bin() -> Path:
     candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
         unavailable("PostgreSQL (initdb)")
-    return Path(candidates[-1]).resolve().parent  # type: ignore[arg-type]  # the server's own folder, psql beside it
+    return Path(candidates[-1]).resolve().parent  # the server's own folder, psql beside it
 
 
 def free_port() -> int:

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk.sinks.core import JSONSchemaValidator
+from typing_extensions import override
 
 from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.singer.reader import INPUT_ERRORS
 from target_sendgrid.singer.validation import FastJSONSchemaValidator
 from target_sendgrid.sinks import SendGridSink
 from target_sendgrid.target import TargetSendGrid
 from tests.support import API_KEY, DATA, PREFILLED, Api, prefill, run_target, target_config
 
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, Any]] = {
     "profiles_mixed.singer": {"segments": ["vip", "newsletter"]},
     "leavers.singer": {"segments": ["vip"], "remove_non_members": True},
     "custom_fields.singer": {
@@ -113,15 +116,15 @@ class BrokenCheckTarget(TargetSendGrid):
 
 
 @pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
-def test_a_check_that_cannot_judge_a_stream_is_switched_off_once_not_fatal(
+def test_a_check_that_cannot_judge_a_stream_hands_it_to_the_sdks_validator_once(
     sdk_path: bool, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = export("profiles_mixed.singer", sdk_path, tmp_path, BrokenCheckTarget)
     assert broken == export("profiles_mixed.singer", sdk_path, tmp_path)  # every record exported as usual
-    warned = [r.getMessage() for r in caplog.records if "no longer validated" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if "compiled schema check failed" in r.getMessage()]
     assert warned == [
-        "Stream 'customers': the schema check failed on record 1 (TypeError), not the record; records of this "
-        "stream are no longer validated"
+        "Stream 'customers': the compiled schema check failed on record 1 (TypeError), not the record; the SDK's "
+        "validator checks this stream's records from now on"
     ]
 
 
@@ -160,3 +163,46 @@ def test_both_record_paths_call_the_sdks_hooks_in_the_same_order(tmp_path: Path)
     assert [name for name, _ in on_direct[:4]] == ["context", "preprocess", "process", "after"]
     records = (DATA / "profiles_mixed.singer").read_text().count('"type": "RECORD"')
     assert records and len(on_direct) == 4 * records  # every record of the scenario, four hooks each
+
+
+@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
+def test_after_the_check_fails_an_invalid_record_is_still_refused(sdk_path: bool) -> None:
+    """Validation falls back to the SDK's validator, never to none: line 6's customer_id is not an integer."""
+    with SendGridEmulator(API_KEY, job_delay=0.01, seed=7) as emulator:
+        config = target_config(emulator)
+        if sdk_path:
+            config["stream_maps"] = {"customers": {"__filter__": "True"}}
+        run = run_target(config, "record_not_matching_schema.singer", expect_error=True, target=BrokenCheckTarget)
+        assert isinstance(run.error, INPUT_ERRORS)
+        assert "Input line 6 (stream 'customers')" in str(run.error)
+        assert emulator.list_emails(config["list_id"]) == {"a1@example.com", "a2@example.com", "a3@example.com"}
+
+
+class BrokenSdkValidator(JSONSchemaValidator):
+    """The SDK's validator, failing on every record with something other than a verdict."""
+
+    @override
+    def validate(self, record: dict[str, Any]) -> None:
+        raise TypeError("unsupported operand type(s)")
+
+
+class BrokenSdkValidatorSink(SendGridSink):
+    @override
+    def get_validator(self) -> BrokenSdkValidator:
+        return BrokenSdkValidator(self.schema)
+
+
+class BrokenSdkValidatorTarget(TargetSendGrid):
+    default_sink_class = BrokenSdkValidatorSink
+
+
+@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
+def test_a_failure_of_the_sdks_validator_itself_fails_the_run(sdk_path: bool) -> None:
+    """The last resort has no fallback: its failure is raised, never taken as a record let through."""
+    with SendGridEmulator(API_KEY, job_delay=0.01, seed=7) as emulator:
+        config = target_config(emulator)
+        if sdk_path:
+            config["stream_maps"] = {"customers": {"__filter__": "True"}}
+        run = run_target(config, "profiles_mixed.singer", expect_error=True, target=BrokenSdkValidatorTarget)
+        assert isinstance(run.error, TypeError)
+        assert emulator.list_contacts() == []

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 
 from sendgrid_emulator import SendGridEmulator
+from target_sendgrid.delivery.exporter import Exporter
+from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.singer.reader import INPUT_ERRORS
 from tests.support import API_KEY, expected_emails, run_target, singer_lines, target_config
 
@@ -89,3 +92,32 @@ def test_bad_input_fails_clearly_after_settling_what_came_before(
     assert named in str(run.error)
     assert emulator.list_emails(config["list_id"]) == {"a1@example.com", "a2@example.com", "a3@example.com"}
     assert run.states == [{"bookmarks": {"customers": {"replication_key_value": 3}}}]
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [(SendGridError("the upsert was refused"), InvalidRecord), (RuntimeError("a bug in closing"), RuntimeError)],
+    ids=["sendgrid-error-logged", "bug-raised"],
+)
+def test_a_failure_while_settling_before_bad_input_is_logged_only_if_expected(
+    emulator: SendGridEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    raised: type[Exception],
+) -> None:
+    """SendGrid's refusal while settling: one line, the input's error raised. A bug: raised, never swallowed."""
+
+    def close(exporter: Exporter) -> None:
+        raise failure
+
+    monkeypatch.setattr(Exporter, "close", close)
+    caplog.set_level(logging.INFO)
+    run = run_target(target_config(emulator), "record_not_matching_schema.singer", expect_error=True)
+    assert isinstance(run.error, raised)
+    assert isinstance(run.error, INPUT_ERRORS) or isinstance(run.error.__context__, INPUT_ERRORS)
+    logged = [r.getMessage() for r in caplog.records]
+    assert ("While finishing the records before the failure: the upsert was refused" in logged) is (
+        raised is InvalidRecord
+    )
+    assert any(m.startswith("Export failed: ") for m in logged)  # the summary, either way

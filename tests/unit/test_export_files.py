@@ -6,7 +6,7 @@ import gzip
 import io
 import time
 
-from target_sendgrid.gunzip import maybe_gunzipped
+from target_sendgrid.files.gunzip import maybe_gunzipped
 from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines, contact_rows, custom_value
 
 JSON_LINES = b'{"contact_id": "c1", "email": " Ann@X.io ", "custom_fields": {"LTV": 3}}\n\n{"contact_id": "c2"}\n'

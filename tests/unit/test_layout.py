@@ -11,16 +11,19 @@ from tests.support import ROOT
 
 PACKAGES = ("target_sendgrid", "sendgrid_emulator")
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 60  # from the def line to the last, docstring included: a function reads at a glance
 
 # What each part of target_sendgrid may import from the rest of it (data flows reader -> sink ->
 # exporter -> client -> jobs -> STATE): a module never reaches back into one that calls it.
 ALLOWED = {
-    "sendgrid": {"sendgrid", "gunzip", "threads", ""},  # "": the package itself (its __version__)
-    "singer": {"singer", "gunzip", "errors"},
+    "sendgrid": {"sendgrid", "files", "lifecycle", ""},  # "": the package itself (its __version__)
+    "singer": {"singer", "files", "lifecycle"},
     "contacts": {"contacts", "sendgrid"},
-    "delivery": {"delivery", "sendgrid", "report", "errors", "threads", "plan"},
-    "sync": {"sync", "contacts", "sendgrid", "report", "errors", "settings", "plan"},
+    "delivery": {"delivery", "sendgrid", "report", "lifecycle", "plan"},
+    "sync": {"sync", "contacts", "sendgrid", "report", "lifecycle", "settings", "plan"},
     "settings": {"settings", "contacts", "sendgrid"},
+    "files": {"files"},  # leaves: everything may use them, they use nothing of the package
+    "lifecycle": {"lifecycle"},
 }
 
 
@@ -92,3 +95,30 @@ def test_no_two_modules_share_a_name_a_reader_could_confuse() -> None:
 def test_every_module_fits_one_sitting() -> None:
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_every_function_of_the_package_fits_one_screen() -> None:
+    long = {
+        f"{name}:{node.lineno} {node.name}": length
+        for name, path in modules().items()
+        if name.startswith("target_sendgrid")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and (length := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
+    }
+    assert long == {}
+
+
+def test_every_module_logs_under_its_own_name() -> None:
+    """A logger of the package is ``logging.getLogger(__name__)``: a log line names the module it came from."""
+    named = {
+        f"{name}:{node.lineno}"
+        for name, path in modules().items()
+        if name.startswith("target_sendgrid")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "getLogger"
+        and [ast.dump(a) for a in node.args] != [ast.dump(ast.Name("__name__", ast.Load()))]
+    }
+    assert named == {"target_sendgrid.sendgrid.transport:53"}  # the filter it adds to urllib3's loggers

@@ -6,6 +6,9 @@ import contextlib
 import io
 import json
 
+import pytest
+
+from target_sendgrid.singer.sink_base import SingerSink
 from target_sendgrid.singer.target_base import SingerTarget
 from target_sendgrid.target import TargetSendGrid
 
@@ -29,20 +32,17 @@ def singer(streams: int, records: int) -> str:
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
-def test_each_stream_is_judged_once_and_again_only_after_its_own_new_schema() -> None:
+def test_each_stream_is_judged_once_and_again_only_after_its_own_new_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     judged: list[str] = []
     original = SingerTarget._direct_sink
 
-    def counting(self: SingerTarget, stream: str) -> object:
+    def counting(self: SingerTarget, stream: str) -> SingerSink | None:
         judged.append(stream)
         return original(self, stream)
 
-    SingerTarget._direct_sink = counting  # type: ignore[method-assign]
-    try:
-        target = TargetSendGrid(config=DRY_RUN)
-        with contextlib.redirect_stdout(io.StringIO()):
-            target.listen(io.StringIO(singer(streams=300, records=3)))
-    finally:
-        SingerTarget._direct_sink = original  # type: ignore[method-assign]
+    monkeypatch.setattr(SingerTarget, "_direct_sink", counting)
+    target = TargetSendGrid(config=DRY_RUN)
+    with contextlib.redirect_stdout(io.StringIO()):
+        target.listen(io.StringIO(singer(streams=300, records=3)))
     assert len(judged) == 301 and judged.count("s0") == 2  # once each, and s0 again after its new schema
     assert target.run.report.counts["exported"] == 300 * 3 + 1

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 from collections.abc import Callable
 
 import pytest
 from singer_sdk.exceptions import InvalidInputLine
 
+from target_sendgrid.lifecycle.failures import Interrupted
+from target_sendgrid.lifecycle.signals import ShutdownGuard
 from target_sendgrid.singer.reader import SingerInputReader
-from target_sendgrid.singer.signals import Interrupted, ShutdownGuard
 
 
 def read(data: bytes, seen: list[dict] | None = None) -> tuple[SingerInputReader, list[BaseException]]:
@@ -73,3 +76,15 @@ def test_a_signal_stops_the_reading_before_the_next_line() -> None:
             io.BytesIO(b'{"type": "STATE", "value": 1}\n{"type": "STATE", "value": 2}\n'), {"STATE": first}
         )
     assert reader.line_number == 1 and stopped[0].exit_code == 143
+
+
+@pytest.mark.parametrize("data", [b'{"type": "STATE", "value": {}}\n', b"nope\n"], ids=["finished", "failed"])
+def test_the_collector_runs_rarely_while_reading_and_its_settings_are_restored_after(data: bytes) -> None:
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    seen: list[tuple[int, int, int]] = []  # the collector's thresholds while a message is handled
+    reader = SingerInputReader()
+    reader.on_error = lambda exc: None
+    with contextlib.suppress(InvalidInputLine):
+        reader.process_lines(io.BytesIO(data), {"STATE": lambda message: seen.append(gc.get_threshold())})
+    assert [during[0] > threshold[0] for during in seen] == ([True] if data.startswith(b"{") else [])
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)

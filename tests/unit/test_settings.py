@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from target_sendgrid.delivery.exporter import Exporter
+from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.sendgrid.transport import Transport
 from target_sendgrid.settings import CONFIG_SCHEMA, Settings, check, schema_default, unused
 
 BASE = {"api_key": "SG.secret", "data_privacy_consent": True, "list_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c"}
@@ -48,7 +52,7 @@ def test_the_key_never_shows_in_its_repr() -> None:
 
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        settings().dry_run = True  # type: ignore[misc]
+        settings().dry_run = True  # type: ignore[misc]  # the assignment mypy refuses is the one under test
 
 
 @pytest.mark.parametrize(
@@ -103,3 +107,23 @@ def test_settings_a_configuration_makes_do_nothing_are_each_named() -> None:
     assert unused(settings(mirror_close_at_end_of_input=True)) == [
         "mirror_close_at_end_of_input does nothing without sync_mode: mirror."
     ]
+
+
+@pytest.mark.parametrize(
+    ("component", "parameter", "setting"),
+    [
+        (Transport, "api_url", "api_url"),
+        (Transport, "timeout", "request_timeout_seconds"),
+        (Transport, "max_retries", "max_retries"),
+        (SendGridClient, "api_url", "api_url"),
+        (SendGridClient, "max_download_bytes", "max_download_bytes"),
+        (Exporter, "batch_size", "batch_size"),
+        (Exporter, "max_request_bytes", "max_request_bytes"),
+        (Exporter, "max_in_flight", "max_jobs_in_flight"),
+        (Exporter, "job_timeout", "job_timeout_seconds"),
+        (Exporter, "max_job_attempts", "max_job_attempts"),
+    ],
+)
+def test_a_components_own_default_is_the_settings_default(component: type, parameter: str, setting: str) -> None:
+    """Declared once: a component built without the setting behaves as a run given no value for it."""
+    assert inspect.signature(component).parameters[parameter].default == schema_default(setting)

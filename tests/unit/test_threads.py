@@ -15,9 +15,9 @@ import pytest
 
 from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.delivery.progress import Progress
+from target_sendgrid.lifecycle.threads import TERMINATION, WorkerThread, WorkerTimer
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.deadline import Watch
-from target_sendgrid.threads import TERMINATION, WorkerThread, WorkerTimer
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads thread masks from /proc")
 

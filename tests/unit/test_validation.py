@@ -41,7 +41,7 @@ def test_a_false_exclusive_bound_leaves_the_bound_inclusive() -> None:
 
 
 def test_multiple_of_is_left_out_with_one_line_naming_stream_and_property(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="target-sendgrid.validation"):
+    with caplog.at_level(logging.INFO, logger="target_sendgrid.singer.validation"):
         schema = prepared({"properties": {"ltv": NUMERIC_12_2, "n": {"type": "integer"}}}, "customers")
     assert "multipleOf" not in schema["properties"]["ltv"]
     assert (

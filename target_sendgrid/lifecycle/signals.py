@@ -14,9 +14,9 @@ import signal
 import sys
 from types import FrameType
 
-from target_sendgrid.errors import Interrupted
+from target_sendgrid.lifecycle.failures import Interrupted
 
-logger = logging.getLogger("target-sendgrid")
+logger = logging.getLogger(__name__)
 
 
 class ShutdownGuard:
