@@ -10,9 +10,17 @@ from target_sendgrid.contacts.mapping import ContactMapper, Rejected, normalise_
 from target_sendgrid.contacts.segments import normalise
 from target_sendgrid.report import RecordRef
 from target_sendgrid.run import ExportRun
+from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.singer.sink_base import SingerSink
 
 _NOTHING_DECLARED: frozenset[str] = frozenset()
+
+
+class RunOwner(t.Protocol):
+    """What a sink needs of the target that builds it (the SDK hands it to every sink): the run, and the cursor."""
+
+    run: ExportRun
+    cursor: RecordCursor
 
 
 class SendGridSink(SingerSink):
@@ -20,27 +28,31 @@ class SendGridSink(SingerSink):
 
     Batching is not done here but in the exporter, across streams, so that records of
     every stream bound for the same lists share requests: the SDK's per-sink drains
-    have nothing to send. What a sink needs of the run comes in its ``run``.
+    have nothing to send. What a sink needs of the run comes from its target's ``run``;
+    what needs SendGrid (custom fields created, the lists' members read) waits for ``setup``.
     """
 
-    run: t.ClassVar[ExportRun]
-
-    @classmethod
-    def for_run(cls, run: ExportRun) -> type[SendGridSink]:
-        """This class bound to a run (the SDK constructs sinks with a fixed signature)."""
-        return type(cls.__name__, (cls,), {"run": run, "cursor": run.cursor})
-
     def __init__(
-        self, target: t.Any, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
+        self, target: RunOwner, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
-        settings = self.run.settings
-        properties = schema.get("properties") or {}
-        mapping = resolve_mapping(settings.field_mapping, properties)
-        self.mapper = ContactMapper(mapping, self.run.custom_fields.for_stream(properties))
-        self.email_property = mapping.get("email") or ""  # "": none mapped, and no property has that name
-        self.has_email = self.email_property in properties
+        self.run = target.run
+        self._properties: dict[str, t.Any] = schema.get("properties") or {}
+        self._mapping = resolve_mapping(self.run.settings.field_mapping, self._properties)
+        self.email_property = self._mapping.get("email") or ""  # "": none mapped, and no property has that name
+        self.has_email = self.email_property in self._properties
         self._email_keys = tuple(k for k in self.key_names if k == self.email_property)
+
+    @override
+    def setup(self) -> None:
+        """The stream's requests, once the sink is built (the SDK calls this before its first record).
+
+        Its custom fields are resolved (and created, if asked), and SendGrid's copy of the target
+        lists is read when ``skip_unchanged`` or mirror mode needs it; what the mapping leaves out
+        is said once.
+        """
+        properties, mapping, stream_name = self._properties, self._mapping, self.stream_name
+        self.mapper = ContactMapper(mapping, self.run.custom_fields.for_stream(properties))
         shown = _names(properties)
         if not self.has_email:
             self.logger.warning(

@@ -79,13 +79,11 @@ class TargetSendGrid(SingerTarget):
         for warning in settings.unused(self.settings):
             self.logger.warning("%s", warning)
         self.run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
-        # The SDK builds sinks itself (add_sink is final), so they get the run through their class.
-        self._sink_class = self.default_sink_class.for_run(self.run)
 
     @override
     def get_sink_class(self, stream_name: str) -> type[SendGridSink]:
-        """Every stream's sink, bound to this run."""
-        return self._sink_class
+        """Every stream's sink (each reads this target's ``run`` and ``cursor``)."""
+        return self.default_sink_class
 
     @property
     def client(self) -> SendGridClient | None:

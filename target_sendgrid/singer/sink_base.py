@@ -35,16 +35,15 @@ SDC_PROPERTIES = frozenset(
 class SingerSink(Sink):
     """A sink whose records are handed on one by one, on either of the target's record paths.
 
-    ``cursor`` is the target's (bound with the class: the SDK constructs sinks with a fixed
-    signature). ``deleted`` says whether the record being handled was flagged deleted.
+    ``cursor`` is the target's (the SDK hands every sink the target that builds it). ``deleted``
+    says whether the record being handled was flagged deleted.
     """
-
-    cursor: t.ClassVar[RecordCursor]
 
     def __init__(
         self, target: t.Any, stream_name: str, schema: dict[str, t.Any], key_properties: t.Sequence[str] | None
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
+        self.cursor: RecordCursor = target.cursor
         self.key_names = tuple(self.key_properties)
         self.deleted = False
         self._uncounted = 0  # records accepted but not yet in the record_count metric (see accept)
