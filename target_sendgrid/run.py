@@ -106,7 +106,7 @@ class ExportRun:
             track_members=settings.mirror,
             checkpoint=checkpoint,
             describe=router.describe_all,
-            planning=planning,
+            delivery=planning,
         )
         mirror = None
         if settings.mirror:
