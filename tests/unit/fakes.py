@@ -1,4 +1,4 @@
-"""Fakes for the exporter's collaborators: a delivery the test drives batch by batch, and a tap that feeds it.
+"""Fakes for the exporter's collaborators: a delivery the test drives batch by batch, a tap, a scripted SendGrid.
 
 No sleeps and no network: a test waits on events (each wait bounded, so a broken exporter fails
 the test instead of hanging it), and decides when each batch finishes and how.
@@ -6,9 +6,10 @@ the test instead of hanging it), and decides when each batch finishes and how.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.delivery.request_batch import Batch, decode
 from target_sendgrid.errors import Interrupted
 from target_sendgrid.report import RecordRef
+from target_sendgrid.sendgrid.api_errors import BadRequest, NotFound, SendGridError
+from target_sendgrid.sendgrid.client import SendGridClient
 
 WAIT = 10.0  # seconds a test waits for something that should happen at once, before failing
 
@@ -200,3 +203,83 @@ class Producer(threading.Thread):
         if not self.done.wait(WAIT):
             raise AssertionError(f"the producer did not finish within {WAIT}s")
         return self.error
+
+
+class FakeSendGrid(SendGridClient):
+    """SendGrid's endpoints as a test scripts them, behind the real client's job following (``run_job``).
+
+    No request leaves the process: the endpoint methods are replaced, and every job is finished when
+    first asked for, so nothing polls. An upsert takes the next scripted outcome (a job's answer, or
+    an error to raise); without one, its job completes with every contact updated.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("SG.fake-key", "https://api.sendgrid.com")
+        self.upserts: list[list[str]] = []  # the emails of each upsert request, in order
+        self.outcomes: list[dict[str, Any] | SendGridError] = []  # what the next upserts meet
+        self.refuse: set[str] = set()  # emails whose presence makes an upsert a 400 naming no contact
+        self.errors: dict[str, list[tuple[str, str]]] = {}  # job id -> its errors file's (email, message)
+        self.ids: dict[str, str] = {}  # email -> contact id, as searches find them
+        self.unlookable: set[str] = set()  # emails no search can take
+        self.gone: set[str] = set()  # contact ids deleted meanwhile (a removal naming one is a 404)
+        self.lists_gone: set[str] = set()  # list ids deleted meanwhile (a removal from one is a 404)
+        self.removals: list[tuple[str, list[str]]] = []  # (list id, contact ids) of each removal job
+        self.deletions: list[list[str]] = []  # contact ids of each deletion job
+        self._jobs: dict[str, dict[str, Any]] = {}
+
+    def _job(self, answer: dict[str, Any]) -> str:
+        job_id = f"job-{len(self._jobs) + 1}"
+        self._jobs[job_id] = {"id": job_id, **answer}
+        return job_id
+
+    @override
+    def upsert(self, body: bytes | Iterable[bytes]) -> str:
+        contacts = json.loads(body if isinstance(body, bytes) else b"".join(body))["contacts"]
+        emails = [c["email"] for c in contacts]
+        self.upserts.append(emails)
+        if self.refuse & set(emails):
+            raise BadRequest("HTTP 400", 400, [{"field": None, "message": "invalid"}])
+        outcome = self.outcomes.pop(0) if self.outcomes else completed(updated=len(emails))
+        if isinstance(outcome, SendGridError):
+            raise outcome
+        return self._job(outcome)
+
+    @override
+    def job(self, job_id: str, deadline: float | None = None) -> dict:
+        return self._jobs[job_id]
+
+    @override
+    def job_errors(self, job: dict) -> list[tuple[str, str]]:
+        return self.errors.get(job["id"], [])
+
+    @override
+    def contact_ids(self, emails: list[str]) -> tuple[dict[str, str], list[str]]:
+        found = {e: self.ids[e] for e in emails if e in self.ids and e not in self.unlookable}
+        return found, [e for e in emails if e in self.unlookable]
+
+    @override
+    def existing_contact_ids(self, contact_ids: list[str]) -> list[str]:
+        return [i for i in contact_ids if i not in self.gone]
+
+    @override
+    def remove_from_list(self, list_id: str, contact_ids: list[str]) -> str:
+        if self.gone & set(contact_ids) or list_id in self.lists_gone:
+            raise NotFound("HTTP 404", 404)
+        self.removals.append((list_id, contact_ids))
+        return self._job({"status": "completed"})
+
+    @override
+    def delete_contacts(self, contact_ids: list[str]) -> str:
+        self.deletions.append(contact_ids)
+        return self._job({"status": "completed"})
+
+
+def completed(created: int = 0, updated: int = 0, errored: int = 0) -> dict[str, Any]:
+    """A finished import job's answer."""
+    results = {"created_count": created, "updated_count": updated, "errored_count": errored}
+    return {"status": "completed", "results": results}
+
+
+def failed(message: str = "") -> dict[str, Any]:
+    """An import job that ended ``failed`` (SendGrid's message, if any)."""
+    return {"status": "failed", "message": message}
