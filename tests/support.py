@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+from typing_extensions import override
 
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.sample import profiles, write_singer
@@ -101,6 +102,29 @@ def run_target(
         raise AssertionError("the run was expected to fail")
     states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     return Run(plugin, states, error)
+
+
+class StateLines(io.StringIO):
+    """Standard output for an in-process run that calls ``seen(state)`` as each STATE line is written.
+
+    What a test asks of SendGrid in ``seen`` is what SendGrid held when the target let that STATE out:
+    the moment an orchestrator would save it. (STATE is written from the exporter's workers, one at a time.)
+    """
+
+    def __init__(self, seen: Callable[[dict], None]) -> None:
+        super().__init__()
+        self._seen = seen
+        self._partial = ""
+
+    @override
+    def write(self, text: str) -> int:
+        """Keep the text; each complete line is a STATE, handed to ``seen``."""
+        self._partial += text
+        while "\n" in self._partial:
+            line, self._partial = self._partial.split("\n", 1)
+            if line.strip():
+                self._seen(json.loads(line))
+        return super().write(text)
 
 
 class _LineFile:
