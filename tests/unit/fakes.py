@@ -157,7 +157,7 @@ class Tap:
 
 
 class Checkpoint:
-    """The exporter's ``checkpoint``: counts its calls (made while the main thread waits) and can stop the run.
+    """The exporter's ``checkpoint``: says it was called (while the caller waits), and can stop the run.
 
     The exporter calls it only while it waits (for a slot, for the batches to finish), so a call
     proves the caller is waiting; ``interrupt`` makes the next call raise as a termination signal would.
@@ -165,11 +165,10 @@ class Checkpoint:
 
     def __init__(self) -> None:
         self.called = threading.Event()
-        self.calls = 0
         self.signum: int | None = None
 
     def __call__(self) -> None:
-        self.calls += 1
+        """Note the call; raise ``Interrupted`` once ``interrupt`` was called."""
         self.called.set()
         if self.signum is not None:
             raise Interrupted(self.signum)
