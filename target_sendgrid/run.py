@@ -288,7 +288,7 @@ def _exporter(
         track_members=settings.mirror,
         checkpoint=checkpoint,
         describe=router.describe_all,
-        planning=planning,
+        delivery=planning,
     )
 
 

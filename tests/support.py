@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+from typing_extensions import override
 
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.sample import profiles, write_singer
@@ -101,6 +102,29 @@ def run_target(
         raise AssertionError("the run was expected to fail")
     states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
     return Run(plugin, states, error)
+
+
+class StateLines(io.StringIO):
+    """Standard output for an in-process run that calls ``seen(state)`` as each STATE line is written.
+
+    What a test asks of SendGrid in ``seen`` is what SendGrid held when the target let that STATE out:
+    the moment an orchestrator would save it. (STATE is written from the exporter's workers, one at a time.)
+    """
+
+    def __init__(self, seen: Callable[[dict], None]) -> None:
+        super().__init__()
+        self._seen = seen
+        self._partial = ""
+
+    @override
+    def write(self, text: str) -> int:
+        """Keep the text; each complete line is a STATE, handed to ``seen``."""
+        self._partial += text
+        while "\n" in self._partial:
+            line, self._partial = self._partial.split("\n", 1)
+            if line.strip():
+                self._seen(json.loads(line))
+        return super().write(text)
 
 
 def singer_lines(count: int, *, stream: str = "profiles", state_every: int = 1000, seed: int = 42) -> list[str]:
@@ -197,7 +221,8 @@ class HostileSendGrid:
         self.requests: list[tuple[str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll: stop() waits for the serving loop to notice, up to one interval (the default 0.5 s).
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     @property
     def url(self) -> str:

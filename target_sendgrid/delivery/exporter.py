@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, Protocol
 
-from target_sendgrid.delivery.planning import PlanDelivery
 from target_sendgrid.delivery.request_batch import Batch, BatchKey, encode, merge
 from target_sendgrid.delivery.sending import Delivery
 from target_sendgrid.delivery.watermark import StateWatermark
@@ -35,6 +34,16 @@ REMOVE_BATCH = 1_000  # emails per removal batch: 10 searches and at most 10 rem
 DELETE_KEY: BatchKey = ("delete", ())
 
 
+class BatchDelivery(Protocol):
+    """What the workers hand each batch to, one batch a call: a real delivery, a plan's, or a test's fake.
+
+    ``deliver`` returns once every contact of the batch is accounted for (``batch.settled``), and
+    raises to fail the run: the exporter then sends nothing more and STATE stays before the batch.
+    """
+
+    def deliver(self, batch: Batch) -> None: ...
+
+
 class Exporter:
     """Builds batches, sends them with bounded overlap, and moves STATE on as they finish."""
 
@@ -54,12 +63,13 @@ class Exporter:
         track_members: bool = False,
         checkpoint: Callable[[], None] = lambda: None,
         describe: Callable[[tuple[str, ...]], str] = lambda ids: str(list(ids)),
-        planning: PlanDelivery | None = None,
+        delivery: BatchDelivery | None = None,
     ) -> None:
         self.report = report
         self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
-        # A plan's batches are planned, not sent: the same batches, in the same order, as a real run's.
-        self.delivery: Delivery | PlanDelivery = planning or Delivery(
+        # A plan's batches are planned, not sent (PlanDelivery): the same batches, in the same order, as a
+        # real run's. Without one given, batches are sent to SendGrid through ``client``.
+        self.delivery: BatchDelivery = delivery or Delivery(
             client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts, describe=describe
         )
         self.watermark = StateWatermark(write_state)

@@ -20,7 +20,7 @@ from pathlib import Path
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.target import TargetSendGrid
 from tests.conftest import run_cli, target_command
-from tests.support import Api, target_config
+from tests.support import Api, StateLines, target_config
 
 
 def people(tmp_path: Path, rows: list[tuple[str, bool]], states_every: int = 0) -> Path:
@@ -66,17 +66,10 @@ def test_the_state_covering_a_deleted_record_waits_for_its_deletion(
     config = target_config(emulator, deleted_records="delete_contacts")
     prefill(api, emulator, [config["list_id"]], ["bo@x.io"])
     path = people(tmp_path, [("ann@x.io", False), ("bo@x.io", True), ("cy@x.io", False)], states_every=1)
-    target = TargetSendGrid(config=config)
-    written: list[tuple[dict, bool]] = []
-    write = target.run.exporter.watermark._write_state
-
-    def checking(state: dict) -> None:
-        written.append((state, "bo@x.io" in emulator.list_emails()))
-        write(state)
-
-    target.run.exporter.watermark._write_state = checking
-    with contextlib.redirect_stdout(io.StringIO()):
-        target.listen(io.StringIO(path.read_text()))
+    written: list[tuple[dict, bool]] = []  # each STATE, and whether bo was still in SendGrid when it came out
+    seen = lambda state: written.append((state, "bo@x.io" in emulator.list_emails()))  # noqa: E731
+    with contextlib.redirect_stdout(StateLines(seen)):
+        TargetSendGrid(config=config).listen(io.StringIO(path.read_text()))
     assert [s for s, _ in written][-1] == {"at": 3}
     assert all(not still_there for state, still_there in written if state["at"] >= 2)  # bo gone first
     assert {"at": 1} in [s for s, _ in written]  # the STATE before the deleted record moved on at once

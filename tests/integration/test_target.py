@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import typing
+from collections.abc import Iterator
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
@@ -13,8 +16,17 @@ from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.api_errors import AuthError
 from target_sendgrid.sendgrid.client import SendGridClient
+from target_sendgrid.target import TargetSendGrid
 from tests.conftest import run_cli
-from tests.support import API_KEY, accounted, expected_emails, run_target, singer_lines, target_config
+from tests.support import (
+    API_KEY,
+    StateLines,
+    accounted,
+    expected_emails,
+    run_target,
+    singer_lines,
+    target_config,
+)
 
 
 def test_exports_the_segment_with_mapped_fields(emulator: SendGridEmulator, tmp_path) -> None:
@@ -212,40 +224,26 @@ def test_state_progresses_while_input_is_still_being_read(emulator: SendGridEmul
     """60,000 records with batch_size 4,000: STATE comes out long before the end, always covered."""
     config = target_config(emulator, batch_size=4000, max_contacts=0)
     lines = singer_lines(60_000)
-    seen_before_end: list[dict] = []
-    checked = []
+    written: list[tuple[int, bool]] = []  # each STATE's position, and whether SendGrid held what it covers then
 
-    def feed():
+    def covered(state: dict) -> None:
+        through = state["bookmarks"]["profiles"]["replication_key_value"]
+        written.append((through, expected_emails(through) <= emulator.list_emails(config["list_id"])))
+
+    seen_before_end: list[tuple[int, bool]] = []
+
+    def feed() -> Iterator[str]:
         for n, line in enumerate(lines):
             if n == len(lines) // 2:
-                seen_before_end.extend(run_states())
+                seen_before_end.extend(written)
             yield line
 
-    def run_states():
-        return [json.loads(x) for x in out_capture().splitlines() if x.strip()]
-
-    import contextlib
-    import io
-
-    from target_sendgrid.target import TargetSendGrid
-
-    out = io.StringIO()
-    out_capture = out.getvalue
-    target = TargetSendGrid(config=config)
-    original = target.run.exporter.watermark._write_state
-
-    def write_and_check(state: dict) -> None:
-        # Everything the STATE covers is in the emulator when the STATE comes out.
-        through = state["bookmarks"]["profiles"]["replication_key_value"]
-        assert expected_emails(through) <= emulator.list_emails(config["list_id"])
-        checked.append(through)
-        original(state)
-
-    target.run.exporter.watermark._write_state = write_and_check
-    with contextlib.redirect_stdout(out):
-        target.listen(feed())
+    with contextlib.redirect_stdout(StateLines(covered)):
+        # The SDK's reader iterates its input: a generator serves, and shows what was written halfway.
+        TargetSendGrid(config=config).listen(typing.cast(typing.IO[str], feed()))
     # Halfway through the input, STATE has already moved on (and each one was covered).
     assert seen_before_end, "no STATE before the end of the input"
-    assert seen_before_end[-1]["bookmarks"]["profiles"]["replication_key_value"] >= 4000
-    assert checked[-1] == 60_000
+    assert seen_before_end[-1][0] >= 4000
+    assert written[-1][0] == 60_000
+    assert all(was_covered for _, was_covered in written)
     assert emulator.list_emails(config["list_id"]) == expected_emails(60_000)

@@ -1,22 +1,26 @@
 """Every thread the run starts blocks SIGINT and SIGTERM, so the kernel hands them to the main thread.
 
 A signal delivered to a worker leaves a main thread blocked on standard input asleep: the run
-would ignore it until the tap writes again. The masks are read from /proc, as the kernel sees them.
+would ignore it until the tap writes again. The main thread's mask is read from /proc, as the kernel sees
+it; each worker's is read from inside it, through the callback it runs.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from urllib3.connection import HTTPConnection
 
 from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.delivery.progress import Progress
+from target_sendgrid.delivery.request_batch import Batch
 from target_sendgrid.lifecycle.threads import TERMINATION, WorkerThread, WorkerTimer
-from target_sendgrid.report import RunReport
+from target_sendgrid.report import RecordRef, RunReport
 from target_sendgrid.sendgrid.deadline import Watch
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads thread masks from /proc")
@@ -43,24 +47,67 @@ def test_worker_threads_and_timers_block_them() -> None:
     assert all(mask >= TERMINATION for mask in seen)
 
 
+def mask_of_this_thread() -> set[int]:
+    """The signals the calling thread blocks."""
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+
 def test_the_progress_thread_blocks_them() -> None:
-    progress = Progress(lambda: "", interval=60)
+    """Read from inside the thread: its status callback runs there."""
+    seen: list[set[int]] = []
+    called = threading.Event()
+
+    def status() -> str:
+        seen.append(mask_of_this_thread())
+        called.set()
+        return "status"
+
+    progress = Progress(status, interval=0.001)
     progress.start()
     try:
-        time.sleep(0.05)
-        assert blocked(progress._thread) >= TERMINATION
+        assert called.wait(10)
     finally:
         progress.stop()
+    assert seen[0] >= TERMINATION
+
+
+class _Socket:
+    """The socket of a connection a watch ends: records the mask of the thread that shuts it."""
+
+    def __init__(self) -> None:
+        self.masks: list[set[int]] = []
+        self.shut = threading.Event()
+
+    def shutdown(self, how: int) -> None:
+        self.masks.append(mask_of_this_thread())
+        self.shut.set()
 
 
 def test_a_deadline_timer_blocks_them() -> None:
-    with Watch(60) as watch:
-        time.sleep(0.05)
-        assert blocked(watch._timer) >= TERMINATION
+    """The watch's timer shuts the connection's socket at the deadline, from its own thread."""
+    sock = _Socket()
+    watch = Watch(0)
+    watch.attach(cast(HTTPConnection, SimpleNamespace(sock=sock)))  # before the timer starts: it shuts this one
+    with watch:
+        assert sock.shut.wait(10)
+    assert watch.expired and sock.masks[0] >= TERMINATION
+
+
+class _MaskRecorder:
+    """A delivery that records the mask of each worker that delivers a batch."""
+
+    def __init__(self) -> None:
+        self.masks: list[set[int]] = []
+
+    def deliver(self, batch: Batch) -> None:
+        self.masks.append(mask_of_this_thread())
 
 
 def test_the_upload_workers_block_them() -> None:
-    exporter = Exporter(None, RunReport(), lambda state: None, max_in_flight=2)
-    masks = [exporter._pool.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []) for _ in range(4)]
-    assert all(future.result() >= TERMINATION for future in masks)
-    exporter._pool.shutdown()
+    recorder = _MaskRecorder()
+    exporter = Exporter(None, RunReport(), lambda state: None, max_in_flight=2, batch_size=1, delivery=recorder)
+    for number in range(1, 5):
+        exporter.add({"email": f"u{number}@example.com"}, ("L",), RecordRef("s", number))
+    exporter.close()
+    assert len(recorder.masks) == 4
+    assert all(mask >= TERMINATION for mask in recorder.masks)
