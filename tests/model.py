@@ -246,9 +246,7 @@ def expect(case: Case) -> Expected:
 
     # --- max_contacts: all or nothing ----------------------------------------------------------------
     ceiling = s.get("max_contacts", 100_000)
-    if ceiling and len(upserted) > ceiling:
-        if len(set(upserted)) <= ceiling:
-            found.determined = False  # merges within a request decide: the ceiling counts contacts per request
+    if ceiling and len(set(upserted)) > ceiling:  # contacts, however their records fall into requests
         found.ok = False
         return _keep(found, before, None)
 

@@ -88,6 +88,8 @@ class Exporter:
         self._emails_in_flight: dict[str, Batch] = {}
         self._futures: list[Future[None]] = []
         self._accepted = 0
+        # Under max_contacts: the distinct contacts queued (at most max_contacts), counted once however cut.
+        self._within_ceiling: set[str] = set()
         self._failure: BaseException | None = None
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._pool = ThreadPoolExecutor(
@@ -122,9 +124,11 @@ class Exporter:
             contact = merge(earlier, contact)
             self.report.count("superseded")
             self._accepted -= 1
-        if self.max_contacts and self._accepted >= self.max_contacts:
-            self._past_ceiling()  # nothing will be sent: the contact is only counted
-            return
+        if self.max_contacts and (self._over_ceiling or email not in self._within_ceiling):
+            if self._over_ceiling or len(self._within_ceiling) >= self.max_contacts:
+                self._past_ceiling()  # nothing will be sent: the contact is only counted
+                return
+            self._within_ceiling.add(email)
         part = encode(contact)
         with self._lock:
             added = batch is not None and batch.add(email, part, ref)
@@ -142,7 +146,11 @@ class Exporter:
             self.note_members(email, list_ids)
 
     def _past_ceiling(self) -> None:
-        """The input holds more contacts than max_contacts: drop what is held (memory), count the rest."""
+        """The input holds more contacts than max_contacts: drop what is held (memory), count the rest
+        (as records: telling a contact's repeats apart would need memory for the whole input)."""
+        if not self._over_ceiling:  # the first contact past it: the count goes on from the distinct ones
+            self._accepted = len(self._within_ceiling)
+            self._within_ceiling = set()
         self._accepted += 1
         self._over_ceiling += 1
         if self._sealed or self._open:

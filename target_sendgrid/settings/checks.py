@@ -58,7 +58,9 @@ def unknown_variables(environ: Mapping[str, str], prefix: str, known: Iterable[s
         rest = variable[len(prefix) :]
         if variable in names or rest == "LOGLEVEL" or rest.startswith("_") or "__" in rest:
             continue
-        refusals.append(f"{variable[:_SHOWN]} names no setting{_closest(variable, sorted(names))}")
+        # Compared without the prefix they all share, which would make any name look close to some setting.
+        close = _closest(rest, sorted(n[len(prefix) :] for n in names)).replace("mean ", f"mean {prefix}", 1)
+        refusals.append(f"{variable[:_SHOWN]} names no setting{close}")
     return refusals
 
 

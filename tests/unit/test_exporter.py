@@ -314,12 +314,6 @@ def test_a_superseded_contact_counts_once_toward_the_ceiling() -> None:
     assert [emails(b) for b in run.delivery.finished] == [["a@x.com", "b@x.com"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=MaxContactsExceeded,
-    reason="bug: the ceiling counts an email again when its earlier record is in a batch already full (sealed), "
-    "so the same input passes with batch_size=10 and fails with batch_size=1",
-)
 def test_the_ceiling_counts_an_email_once_whatever_the_batch_boundaries() -> None:
     """Two contacts (a, b, then a again) fit max_contacts=2, however the requests are cut."""
     for batch_size in (10, 1):
