@@ -91,6 +91,8 @@ class Request:
             return decode_json(self.body or b"null")
         except ValueError:
             raise ApiError(400, "invalid JSON in request body") from None
+        except RecursionError:  # msgspec's depth guard: a body nested past the interpreter's limit
+            raise ApiError(400, "the JSON body is nested too deeply") from None
 
 
 Response = tuple[int, Any]
@@ -156,6 +158,10 @@ class Account:
         self.jobs[job.id] = job
         self._queue.append(job)
         return job
+
+    def _apply_identifier_deletion(self, job: Job) -> None:
+        """Run a DeleteContactIdentifier job (the identifiers module defines it)."""
+        raise NotImplementedError
 
     def _public(self, contact: dict) -> dict:
         """A contact as reads return it: custom fields by name, list_ids and segment_ids (spec: required)."""
