@@ -43,10 +43,18 @@ def _now() -> str:
 class ApiError(Exception):
     """An error answered with SendGrid's error body."""
 
-    def __init__(self, status: int, message: str, field: str | None = None, errors: list | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        errors: list | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors or [{"field": field, "message": message}]
+        self.headers = headers or {}  # e.g. a 405's Allow
 
 
 @dataclass

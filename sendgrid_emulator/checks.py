@@ -62,9 +62,13 @@ def query_flag(req: Request, name: str) -> bool:
 def query_int(req: Request, name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter within ``[low, high]``."""
     raw = req.query.get(name, [str(default)])[-1]
-    if not raw.strip().lstrip("-").isdigit():
+    try:
+        number = float(raw)  # the spec types page_size as a number: 10.0 is 10
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer():
         raise ApiError(400, f"{name} must be an integer", name)
-    value = int(raw)
+    value = int(number)
     if not low <= value <= high:
         raise ApiError(400, f"{name} must be between {low} and {high}", name)
     return value

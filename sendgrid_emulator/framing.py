@@ -21,6 +21,7 @@ from typing_extensions import override
 IDLE_TIMEOUT = 60.0
 MAX_CHUNK_LINE = 1_024  # bytes of one chunk-size line, extensions included
 MAX_TRAILERS = 100  # trailer lines after the last chunk
+CLOSE = {"Content-Type": "application/json", "Connection": "close"}
 
 
 class FramingError(Exception):
@@ -73,7 +74,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.close_connection = True  # the request may be half read: the stream cannot be trusted
         default = self.responses.get(code, ("error",))[0]
         body = json_error(message or default)
-        if not getattr(self, "request_version", ""):
+        if getattr(self, "request_version", "") not in ("HTTP/1.0", "HTTP/1.1"):
             self.request_version = "HTTP/1.1"  # so the status line and headers are written
         self.send_response(code, default)
         self.send_header("Content-Type", "application/json")
@@ -136,12 +137,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             body = self._read_body()
         except FramingError as exc:
             self.served.log(self.command, path, exc.status, b"")
-            self._answer(exc.status, {"Connection": "close"}, json_error(str(exc), exc.field))
+            self._answer(exc.status, CLOSE, json_error(str(exc), exc.field))
             self.close_connection = True
             return
         except TimeoutError:
             self.served.log(self.command, path, 408, b"")
-            self._answer(408, {"Connection": "close"}, json_error("the request body did not arrive in time"))
+            self._answer(408, CLOSE, json_error("the request body did not arrive in time"))
             self.close_connection = True
             return
         status, headers, payload = self.served.handle(self.command, self.path, self.headers, body)
@@ -165,8 +166,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and status != 204:
             self.wfile.write(payload)
 
-    # Every method is read and routed: unknown paths answer 404 and known ones 405, both JSON.
+    # Every method is read and routed: unknown paths answer 404 and known ones 405 with Allow, both JSON.
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method token (QUERY, PROPFIND, BREW...): routed like the rest, not the library's 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     @override
     def log_message(self, format: str, *args: Any) -> None:

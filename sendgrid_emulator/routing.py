@@ -94,8 +94,11 @@ class Dispatch(FaultInjection, Account):
             if path.endswith("/") and path != "/":
                 return 404, dict(JSON), b""  # SendGrid answers a trailing slash with an empty 404
             handler, group, params = self._route(method, path)
-            if handler in self.disabled_operations or OPERATIONS.get(handler) in self.disabled_operations:
-                raise ApiError(501, f"{OPERATIONS[handler]} is not offered by this emulator", "operation")
+            if self.disabled_operations and handler in OPERATIONS:
+                # By handler, "<file> <operationId>" or the bare operationId (which may name two).
+                operation = OPERATIONS[handler]
+                if {handler, operation, operation.split(" ", 1)[1]} & self.disabled_operations:
+                    raise ApiError(501, f"{operation} is not offered by this emulator", "operation")
             if group is not None:
                 extra = self._rate_limit(group)
                 self.run_due_jobs()
@@ -104,7 +107,7 @@ class Dispatch(FaultInjection, Account):
         except RateLimited as exc:
             return 429, {**exc.headers, **JSON}, json_error("too many requests")
         except ApiError as exc:
-            return exc.status, {**extra, **JSON}, json.dumps({"errors": exc.errors}).encode()
+            return exc.status, {**extra, **exc.headers, **JSON}, json.dumps({"errors": exc.errors}).encode()
         if isinstance(payload, bytes):
             return status, {**extra, "Content-Type": "application/octet-stream"}, payload
         if payload is None:  # 204
@@ -118,8 +121,9 @@ class Dispatch(FaultInjection, Account):
                 if m == method or (method == "HEAD" and m == "GET"):
                     return handler, group, match.groupdict()
                 allowed.append(m)
-        if allowed:
-            raise ApiError(405, f"{method} is not allowed here; allowed: {', '.join(sorted(set(allowed)))}")
+        if allowed:  # RFC 9110 15.5.6: a 405 names the methods the resource takes in Allow
+            names = ", ".join(sorted({*allowed, *(["HEAD"] if "GET" in allowed else [])}))
+            raise ApiError(405, f"{method} is not allowed here; allowed: {names}", headers={"Allow": names})
         raise ApiError(404, "resource not found")
 
     def _authorize(self, header: str | None, path: str) -> None:
