@@ -147,6 +147,7 @@ class Account:
         self.contacts: dict[str, dict] = {}  # by contact id
         self._by_identifier: dict[tuple[str, str], str] = {}
         self.custom_fields: dict[str, dict] = {}  # by field id
+        self.field_numbers_issued = 0  # the N of the last e<N>_T id: ids are not reused after a deletion
         self.jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
         self.exports: dict[str, dict] = {}

@@ -115,9 +115,10 @@ class FieldsEndpoints(Account):
         return self.custom_fields[field_id]
 
     def _next_field_number(self) -> int:
-        # Ids are never reused after a deletion: the number follows the highest one issued.
+        # Ids are not reused after a deletion (unconfirmed at SendGrid; reuse would hide stale-id bugs).
         numbers = [int(i[1:].split("_")[0]) for i in self.custom_fields if i[1:].split("_")[0].isdigit()]
-        return max(numbers, default=0) + 1
+        self.field_numbers_issued = max([self.field_numbers_issued, *numbers]) + 1  # a data file's ids count too
+        return self.field_numbers_issued
 
     @staticmethod
     def _check_name(name: object) -> None:
