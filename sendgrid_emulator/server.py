@@ -275,6 +275,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--job-failure-rate", type=float, default=0.0, help="share of jobs that end failed")
     parser.add_argument("--seed", type=int, default=None, help="seed for fault injection")
     parser.add_argument("--data", default=None, help="JSON file that keeps the state between runs")
+    parser.add_argument(
+        "--read-timeout", type=float, default=READ_TIMEOUT, help="seconds a started request may stall before a 408"
+    )
+    parser.add_argument(
+        "--disable-operation",
+        action="append",
+        default=[],
+        metavar="OPERATION_ID",
+        help="answer this spec operation (e.g. ImportContact) with a 501 naming it; repeatable",
+    )
     args = parser.parse_args(argv)
     faults = Faults(args.error_rate, args.reset_rate, args.latency, args.job_failure_rate)
     emulator = SendGridEmulator(
@@ -290,6 +300,8 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
     )
     emulator.job_seconds_per_1000 = args.job_seconds_per_1000
+    emulator.read_timeout = args.read_timeout
+    emulator.disabled_operations.update(args.disable_operation)
     signal.signal(signal.SIGTERM, _interrupt)
     print(emulator.url, flush=True)
     try:
