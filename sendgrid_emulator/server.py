@@ -23,6 +23,7 @@ import requests
 from typing_extensions import override
 
 from sendgrid_emulator.account import ApiError, Faults, Request, Response, Route, decode_json
+from sendgrid_emulator.checks import body_object
 from sendgrid_emulator.contacts import ROUTES as CONTACT_ROUTES
 from sendgrid_emulator.contacts import ContactsEndpoints
 from sendgrid_emulator.exports import ROUTES as EXPORT_ROUTES
@@ -181,8 +182,11 @@ class SendGridEmulator(
         }
 
     def _admin_faults(self, req: Request) -> Response:
+        changes = body_object(req, optional=True)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in changes.values()):
+            raise ApiError(400, "fault settings are numbers")
         try:
-            self.set_faults(**(req.json() or {}))
+            self.set_faults(**changes)
         except TypeError as exc:
             raise ApiError(400, str(exc)) from None
         return 200, asdict(self.faults)

@@ -107,6 +107,8 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
         ("POST", "/v3/marketing/contacts/search/identifiers/email", b'{"identifiers": 5}'),
         ("POST", "/v3/marketing/lists", b'{"name": {"a": 1}}'),
         ("PUT", "/v3/marketing/contacts/imports", b'{"file_type": "csv", "field_mappings": [[1]]}'),
+        ("POST", "/_emulator/faults", b'{"error_rate": "x"}'),
+        ("POST", "/_emulator/faults", b"[1]"),
     ],
     ids=lambda v: v[:40].decode(errors="replace") if isinstance(v, bytes) else v,
 )
