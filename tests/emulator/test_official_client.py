@@ -175,3 +175,8 @@ def test_an_operation_switched_off_answers_501_naming_itself(emulator: SendGridE
     )
     assert status == 501
     assert body["errors"][0]["message"] == "contacts ImportContact is not offered by this emulator"
+
+
+def test_every_named_operation_is_a_route_and_every_route_a_named_operation() -> None:
+    routed = {handler for _, _, handler, group in SendGridEmulator.ROUTES if group not in (None, "scopes")}
+    assert routed == set(OPERATIONS)
