@@ -9,8 +9,11 @@ SendGrid's error shape in every spec file) within ``read_timeout`` seconds, and 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
+import sys
+import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
@@ -22,6 +25,8 @@ IDLE_TIMEOUT = 60.0
 MAX_CHUNK_LINE = 1_024  # bytes of one chunk-size line, extensions included
 MAX_TRAILERS = 100  # trailer lines after the last chunk
 CLOSE = {"Content-Type": "application/json", "Connection": "close"}
+_DECIMAL = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²", which int() refuses
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class FramingError(Exception):
@@ -96,11 +101,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return self._read_chunked()
         if not lengths:
             return b""
-        if len({v.strip() for v in lengths}) != 1 or not lengths[0].strip().isdigit():
+        if len({v.strip() for v in lengths}) != 1 or not _DECIMAL.fullmatch(lengths[0].strip()):
             raise FramingError(400, "Content-Length must be one non-negative decimal number", "Content-Length")
-        length = int(lengths[0].strip())
-        if length > self.served.max_frame_bytes:  # checked before reading a byte: no MemoryError, no wait
+        digits = lengths[0].strip().lstrip("0") or "0"
+        # Checked before reading a byte (no MemoryError, no wait), and before int() meets 5,000 digits.
+        if len(digits) > 18 or int(digits) > self.served.max_frame_bytes:
             raise FramingError(413, f"request body exceeds {self.served.max_frame_bytes} bytes", "Content-Length")
+        length = int(digits)
         body = self.rfile.read(length)
         if len(body) < length:
             raise FramingError(400, f"the body ended after {len(body)} of {length} bytes", "Content-Length")
@@ -112,12 +119,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             line = self.rfile.readline(MAX_CHUNK_LINE + 1)
             if not line.endswith(b"\n"):
                 raise FramingError(400, "a chunk-size line is missing or too long")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise FramingError(400, "a chunk size is not a hexadecimal number") from None
-            if size < 0:
-                raise FramingError(400, "a chunk size is negative")
+            digits = line.split(b";", 1)[0].strip()
+            if not _HEX.fullmatch(digits):  # int(..., 16) alone would take "-5", "0x5" and "1_0"
+                raise FramingError(400, "a chunk size is not a hexadecimal number")
+            if len(digits.lstrip(b"0")) > 16:
+                raise FramingError(413, f"request body exceeds {self.served.max_frame_bytes} bytes")
+            size = int(digits, 16)
             if size == 0:
                 break
             if len(body) + size > self.served.max_frame_bytes:
@@ -132,6 +139,18 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         raise FramingError(431, "too many trailer lines")
 
     def _serve(self) -> None:
+        self._answered = False
+        try:
+            self._serve_one()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True  # the client went away or stalled mid-answer: nothing to say
+        except Exception:  # a bug: answered as a JSON 500 (if nothing was sent yet), never a dropped connection
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            if not self._answered:
+                self._answer(500, CLOSE, json_error("internal error in the emulator (a bug: please report it)"))
+
+    def _serve_one(self) -> None:
         path = urlsplit(self.path).path
         try:
             body = self._read_body()
@@ -157,6 +176,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(IDLE_TIMEOUT)
 
     def _answer(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self._answered = True
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

@@ -119,7 +119,7 @@ def test_type_confused_bodies_are_json_400s(emu: SendGridEmulator, method: str, 
 
 @pytest.mark.parametrize(
     ("length", "status"),
-    [("abc", 400), ("-1", 400), (str(10**12), 413), ("1, 2", 400)],
+    [("abc", 400), ("-1", 400), (str(10**12), 413), ("1, 2", 400), ("\u00b2", 400), ("9" * 5000, 413)],
 )
 def test_content_length_is_checked_before_reading(emu: SendGridEmulator, length: str, status: int) -> None:
     answer = exchange(emu.url, request("PUT", UPSERT, b"{}", {"Content-Length": length}))
@@ -148,8 +148,8 @@ def test_a_chunked_body_is_read_not_taken_for_a_second_request(emu: SendGridEmul
 
 @pytest.mark.parametrize(
     "chunked",
-    [b"zz\r\n{}\r\n0\r\n\r\n", b"ffffffffff\r\n{}", b"5\r\n{}\r\n0\r\n\r\n"],
-    ids=["not-hex", "too-large", "short"],
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"ffffffffff\r\n{}", b"5\r\n{}\r\n0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n", b"f" * 5000],
+    ids=["not-hex", "too-large", "short", "negative", "endless-size-line"],
 )
 def test_a_malformed_chunked_body_is_a_json_4xx(emu: SendGridEmulator, chunked: bytes) -> None:
     headers = {"Content-Length": None, "Transfer-Encoding": "chunked"}
