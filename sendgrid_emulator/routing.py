@@ -102,7 +102,7 @@ class Dispatch(FaultInjection, Account):
             if group is not None:
                 extra = self._rate_limit(group)
                 self.run_due_jobs()
-            query = parse_qs(parts.query, keep_blank_values=True)
+            query = parse_qs(parts.query)  # blank values dropped: "?page_token=" is no token
             status, payload = getattr(self, handler)(Request(method, path, query, body, params, headers))
         except RateLimited as exc:
             return 429, {**exc.headers, **JSON}, json_error("too many requests")
