@@ -57,7 +57,9 @@ bodies = st.one_of(
 )
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # examples: the profile's
+@settings(
+    deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)  # examples: the profile's
 @given(
     st.one_of(st.sampled_from(["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]), token), paths, header_lines, bodies
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sendgrid_emulator.sgql import (
@@ -97,6 +97,7 @@ def test_anything_else_is_refused_naming_the_part(query: str, named: str) -> Non
     assert named in str(refused.value)
 
 
+@settings(database=None)  # nothing written into the clone
 @given(st.text(max_size=200))
 def test_any_text_parses_or_is_refused_with_an_sgql_error(query: str) -> None:
     with contextlib.suppress(SgqlError):  # anything else (a RecursionError, an IndexError) fails the test
@@ -133,11 +134,13 @@ def render(node: Node, nested: bool = False) -> str:
     return f"{field} {node.op} {value}"
 
 
+@settings(database=None)  # nothing written into the clone
 @given(trees)
 def test_a_rendered_tree_parses_back_to_itself(tree: Node) -> None:
     assert parse(render(tree), FIELDS) == tree
 
 
+@settings(database=None)  # nothing written into the clone
 @given(trees, st.fixed_dictionaries({"email": st.sampled_from(["a@x.io", "b@x.io"]), "city": st.text(max_size=3)}))
 def test_and_or_mean_all_and_any(tree: Node, contact: dict) -> None:
     if isinstance(tree, BoolOp):
@@ -145,6 +148,7 @@ def test_and_or_mean_all_and_any(tree: Node, contact: dict) -> None:
         assert matches(tree, contact) is (all(parts) if tree.op == "AND" else any(parts))
 
 
+@settings(database=None)  # nothing written into the clone
 @given(st.text(max_size=30))
 def test_like_percent_alone_matches_every_text_and_equality_is_exact(value: str) -> None:
     contact = {"first_name": value}
