@@ -6,8 +6,11 @@ HTTP server on loopback that is at least as strict as SendGrid where SendGrid is
 are applied later, when their import job runs, just as at SendGrid.
 
 Layout: ``account`` (the state), one module per resource family (``contacts`` with import
-jobs, ``lists``, ``fields``, ``exports``), ``faults`` (rate limits and injected faults) and
-``server`` (HTTP, dispatch, inspection, the ``sendgrid-emulator`` command).
+jobs, ``identifiers``, ``imports``, ``search`` with the ``sgql`` parser, ``lists``, ``fields``,
+``exports``), ``checks`` (request bodies), ``faults`` (rate limits and injected faults), ``framing``
+(reading a request within bounds), ``routing`` (authentication, routes, the 26 spec operations) and
+``server`` (the emulator as a whole, inspection, the ``sendgrid-emulator`` command).
+Users' guide: docs/emulator.md.
 """
 
 from sendgrid_emulator.account import Faults, valid_email

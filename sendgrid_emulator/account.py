@@ -43,10 +43,18 @@ def _now() -> str:
 class ApiError(Exception):
     """An error answered with SendGrid's error body."""
 
-    def __init__(self, status: int, message: str, field: str | None = None, errors: list | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        errors: list | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors or [{"field": field, "message": message}]
+        self.headers = headers or {}  # e.g. a 405's Allow
 
 
 @dataclass
@@ -91,6 +99,8 @@ class Request:
             return decode_json(self.body or b"null")
         except ValueError:
             raise ApiError(400, "invalid JSON in request body") from None
+        except RecursionError:  # msgspec's depth guard: a body nested past the interpreter's limit
+            raise ApiError(400, "the JSON body is nested too deeply") from None
 
 
 Response = tuple[int, Any]
@@ -137,6 +147,7 @@ class Account:
         self.contacts: dict[str, dict] = {}  # by contact id
         self._by_identifier: dict[tuple[str, str], str] = {}
         self.custom_fields: dict[str, dict] = {}  # by field id
+        self.field_numbers_issued = 0  # the N of the last e<N>_T id: ids are not reused after a deletion
         self.jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
         self.exports: dict[str, dict] = {}
@@ -156,6 +167,10 @@ class Account:
         self.jobs[job.id] = job
         self._queue.append(job)
         return job
+
+    def _apply_identifier_deletion(self, job: Job) -> None:
+        """Run a DeleteContactIdentifier job (the identifiers module defines it)."""
+        raise NotImplementedError
 
     def _public(self, contact: dict) -> dict:
         """A contact as reads return it: custom fields by name, list_ids and segment_ids (spec: required)."""

@@ -51,6 +51,8 @@ SERVED_JOB_TYPES = {
     "upsert": "upsert_contacts",
     "delete": "delete_contacts",
     "remove_from_list": "delete_list_contacts",
+    "delete_identifier": "delete_identifier",
+    "import": "import_contacts",
 }
 
 
@@ -128,7 +130,7 @@ class ContactsEndpoints(Account):
             raise ApiError(413, f"request body exceeds {self.max_body_bytes} bytes")
         try:
             typed = _decode_upsert(req.body)
-        except msgspec.DecodeError:  # some rule is broken: find and itemise what is wrong
+        except (msgspec.DecodeError, RecursionError):  # some rule is broken: find and itemise what is wrong
             typed = None
         list_ids: Any  # a list of ids, or (from a body the typed decoder refused) any JSON value
         if typed is not None:
@@ -144,9 +146,11 @@ class ContactsEndpoints(Account):
                 raise ApiError(400, f"contacts must hold 1 to {MAX_CONTACTS_PER_UPSERT} contacts", "contacts")
             list_ids = body.get("list_ids") or []  # any JSON: checked below
             suspects = list(enumerate(contacts))
+        if not isinstance(list_ids, list) or not all(isinstance(i, str) for i in list_ids):
+            raise ApiError(400, "list_ids must be an array of list ids (strings)", "list_ids")
         with self._lock:
             unknown = [i for i in list_ids if i not in self.lists]
-            if not isinstance(list_ids, list) or unknown:
+            if unknown:
                 raise ApiError(400, f"list ids do not exist: {', '.join(map(str, unknown))}", "list_ids")
             errors = [e for i, c in suspects for e in self._contact_errors(i, c)]
             if errors:
@@ -193,11 +197,15 @@ class ContactsEndpoints(Account):
         return errors
 
     def _delete_contacts(self, req: Request) -> Response:
+        """DeleteContact: ``ids`` or ``delete_all_contacts=true``, one of them (spec: "You must set either")."""
         ids = [i for i in ",".join(req.query.get("ids", [])).split(",") if i]
-        if not ids:
-            raise ApiError(400, "ids are required", "ids")
+        everything = req.query.get("delete_all_contacts", [""])[-1]
+        if everything not in ("", "true"):
+            raise ApiError(400, 'delete_all_contacts must be "true" when given', "delete_all_contacts")
+        if bool(ids) == bool(everything):
+            raise ApiError(400, "set either ids or delete_all_contacts=true", "ids")
         with self._lock:
-            job = self._enqueue("delete", {"ids": ids})
+            job = self._enqueue("delete", {"ids": ids or list(self.contacts)})
         return 202, {"job_id": job.id}
 
     def _count(self, req: Request) -> Response:
@@ -249,8 +257,10 @@ class ContactsEndpoints(Account):
                 "failed",
                 {"requested_count": self._requested(job), "errored_count": self._requested(job)},
             )
-        elif job.job_type == "upsert":
+        elif job.job_type in ("upsert", "import"):
             self._apply_upsert(job)
+        elif job.job_type == "delete_identifier":
+            self._apply_identifier_deletion(job)
         else:
             ids = [i for i in job.payload["ids"] if i in self.contacts]
             for cid in ids:
@@ -278,6 +288,7 @@ class ContactsEndpoints(Account):
 
     def _apply_upsert(self, job: Job) -> None:
         created = updated = 0
+        prior = len(job.errors)  # rows of a CSV import already refused
         now = _now()  # one timestamp per job: formatting one per contact was most of a job's time
         list_ids = job.payload["list_ids"]
         for contact in job.payload["contacts"]:  # holding STORED_FIELDS only (see _upsert)
@@ -320,7 +331,7 @@ class ContactsEndpoints(Account):
                 for k in IDENTIFIERS:
                     if contact.get(k):
                         self._by_identifier[(k, contact[k])] = stored["id"]
-        requested = len(job.payload["contacts"])
+        requested = len(job.payload["contacts"]) + prior
         errored = len(job.errors)
         job.status = "completed" if not errored else ("failed" if errored == requested else "errored")
         job.results = {
@@ -335,6 +346,8 @@ class ContactsEndpoints(Account):
 
     def _value_error(self, custom: dict) -> str | None:
         for field_id, value in custom.items():
+            if field_id not in self.custom_fields:  # deleted since the upsert was accepted
+                return f"invalid custom field ids supplied - {field_id}"
             field_type = self.custom_fields[field_id]["field_type"]
             name = self.custom_fields[field_id]["name"]
             if field_type == "Number" and (isinstance(value, bool) or not isinstance(value, (int, float))):

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sendgrid_emulator.account import Account, ApiError, Request, Response, Route, _now
+from sendgrid_emulator.checks import body_object, string_list
 
 ROUTES: tuple[Route, ...] = (
     ("POST", r"/v3/marketing/contacts/exports", "_create_export", "exports"),
+    ("GET", r"/v3/marketing/contacts/exports", "_list_exports", "exports"),
     ("GET", r"/v3/marketing/contacts/exports/(?P<export_id>[^/]+)", "_get_export", "exports"),
     ("GET", r"/_emulator/downloads/(?P<export_id>[^/]+)/(?P<part>\d+)", "_admin_download", None),
 )
@@ -54,30 +56,60 @@ class ExportsEndpoints(Account):
     export_variants: ExportVariants
 
     def _create_export(self, req: Request) -> Response:
-        body = req.json() or {}
-        list_ids = body.get("list_ids") or []
+        """ExportContact: lists (all contacts without any) as csv or json, split past max_file_size MB.
+
+        The emulator has no segments, so any ``segment_ids`` names segments that do not exist: a 400,
+        as unknown ``list_ids`` get (never the whole account exported in their place).
+        """
+        body = body_object(req, optional=True)
+        list_ids = string_list(body, "list_ids")
+        segment_ids = string_list(body, "segment_ids")
         file_type = body.get("file_type", "csv")
         if file_type not in ("csv", "json"):
             raise ApiError(400, "file_type must be csv or json", "file_type")
+        max_file_size = body.get("max_file_size", 5000)
+        if type(max_file_size) is not int or max_file_size < 1:
+            raise ApiError(400, "max_file_size must be a positive integer (MB)", "max_file_size")
+        notifications = body.get("notifications", {})
+        if not isinstance(notifications, dict) or not isinstance(notifications.get("email", False), bool):
+            raise ApiError(400, "notifications must be an object with a boolean email", "notifications")
+        if segment_ids:
+            raise ApiError(400, f"segment ids do not exist: {', '.join(segment_ids)}", "segment_ids")
         with self._lock:
-            if any(i not in self.lists for i in list_ids):
-                raise ApiError(400, "list ids do not exist", "list_ids")
+            unknown = [i for i in list_ids if i not in self.lists]
+            if unknown:
+                raise ApiError(400, f"list ids do not exist: {', '.join(unknown)}", "list_ids")
             export_id = str(uuid.uuid4())
             self.exports[export_id] = {
                 "id": export_id,
                 "list_ids": list_ids,
                 "file_type": self.export_variants.file_type or file_type,
-                "max_bytes": int(body.get("max_file_size") or 5000) * 1_000_000,
+                "max_bytes": min(max_file_size, 10**6) * 1_000_000,
                 "created_at": _now(),
                 "due": time.monotonic() + self.job_delay,
             }
         return 202, {"id": export_id, "_metadata": {"self": f"{self.url}/v3/marketing/contacts/exports/{export_id}"}}
 
-    def _get_export(self, req: Request) -> Response:
+    def _list_exports(self, req: Request) -> Response:
+        """ListExportContact: every export with its status (``urls`` once ready) and ``export_type``."""
         with self._lock:
-            export = self.exports.get(req.params["export_id"])
-            if export is None:
+            ids = list(self.exports)
+        result = [self._export_status(i) for i in ids]
+        for export in result:
+            export.pop("_metadata", None)
+            export["export_type"] = "contacts_export"  # the spec names the field, not its values (unconfirmed)
+        return 200, {"result": result, "_metadata": {"self": f"{self.url}{req.path}"}}
+
+    def _get_export(self, req: Request) -> Response:
+        """GetExportContact: pending until its delay has passed, then ready with its file links."""
+        with self._lock:
+            if req.params["export_id"] not in self.exports:
                 raise ApiError(404, "export not found", "id")
+        return 200, self._export_status(req.params["export_id"])
+
+    def _export_status(self, export_id: str) -> dict:
+        with self._lock:
+            export = self.exports[export_id]
             # Always present (spec: id, status, created_at, updated_at, expires_at).
             answer = {
                 "id": export["id"],
@@ -88,9 +120,9 @@ class ExportsEndpoints(Account):
                 "_metadata": {"self": f"{self.url}/v3/marketing/contacts/exports/{export['id']}"},
             }
             if export["due"] > time.monotonic():
-                return 200, answer
+                return answer
             if self.export_variants.fail:
-                return 200, {**answer, "status": "failure", "message": "export failed (emulated)"}
+                return {**answer, "status": "failure", "message": "export failed (emulated)"}
             if "files" not in export:  # the files are made once, when the export is ready
                 wanted = set(export["list_ids"])
                 rows = [self._public(c) for c in self.contacts.values() if not wanted or wanted & set(c["list_ids"])]
@@ -98,7 +130,7 @@ class ExportsEndpoints(Account):
                 export["completed_at"] = _now()
                 export["count"] = len(rows)
             urls = [f"{self.url}/_emulator/downloads/{export['id']}/{n}" for n in range(len(export["files"]))]
-            return 200, {
+            return {
                 **answer,
                 "status": "ready",
                 "updated_at": export["completed_at"],
@@ -148,7 +180,7 @@ class ExportsEndpoints(Account):
         if req.headers.get("Authorization"):
             raise ApiError(400, "Only one auth mechanism allowed; the pre-signed link already authenticates")
         export = self.exports.get(req.params["export_id"])
-        part = int(req.params["part"])
+        part = int(req.params["part"][:9])
         if export is None or "files" not in export or part >= len(export["files"]):
             raise ApiError(404, "no such file")
         return 200, export["files"][part]

@@ -43,3 +43,6 @@ FIELD_LIMITS: dict[str, int | None] = {
 }
 RESERVED_NAMES = frozenset({*FIELD_LIMITS, "alternate_emails", "created_at", "updated_at", "contact_id", "list_ids"})
 CUSTOM_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")  # unique case-insensitively, not reserved
+# Bytes of any request body the emulator reads (CSV uploads included): a larger Content-Length is a
+# 413 before a byte is read. SendGrid takes CSV imports up to 5 GB; the emulator is for tests.
+MAX_FRAME_BYTES = 64_000_000

@@ -1,33 +1,65 @@
-"""Finding contacts: by email (primary and alternate), by id, and the SGQL search the target uses.
+"""Finding contacts: by email (primary and alternate), by id, one contact, the sample, and SGQL search.
 
 Follows "Finding contacts" in docs/sendgrid-api.md: ``search/emails`` takes at most 100 items of at most
 100 characters, skips empty ones, searches primary and alternate emails and keys its answer by the
-lower-cased address; 404 when nothing matched.
+lower-cased address; 404 when nothing matched. SGQL is the subset in ``sgql`` (SearchContact).
 """
 
 from __future__ import annotations
 
-import re
-
 from sendgrid_emulator.account import Account, ApiError, Request, Response, Route, valid_email
-from sendgrid_emulator.limits import MAX_QUERY_RESULTS, MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
+from sendgrid_emulator.checks import body_object, string_list
+from sendgrid_emulator.fields import RESERVED_FIELDS
+from sendgrid_emulator.limits import IDENTIFIERS, MAX_QUERY_RESULTS, MAX_SEARCH_EMAIL_LENGTH, MAX_SEARCH_EMAILS
+from sendgrid_emulator.sgql import SgqlError, matches, parse
 
 ROUTES: tuple[Route, ...] = (
     ("POST", r"/v3/marketing/contacts/search/emails", "_search_emails", "contacts_search"),
     ("POST", r"/v3/marketing/contacts/search", "_search_query", "contacts_search"),
     ("POST", r"/v3/marketing/contacts/batch", "_get_batch", "contacts_search"),
+    ("GET", r"/v3/marketing/contacts", "_sample", "contacts_read"),
+    # Not the fixed paths beside it (count, exports, imports, search, batch), which other routes answer.
+    (
+        "GET",
+        r"/v3/marketing/contacts/(?P<contact_id>(?!(?:count|exports|imports|search|batch)\Z)[^/]+)",
+        "_get_contact",
+        "contacts_read",
+    ),
 )
+
+# Names an SGQL query may use besides custom fields: the reserved fields, identifiers and memberships.
+SGQL_FIELDS = frozenset({*(f["name"] for f in RESERVED_FIELDS), *IDENTIFIERS, "list_ids", "segment_ids"})
+SAMPLE_SIZE = 50  # ListContact: "up to 50 of the most recent contacts", sorted by email
 
 
 class SearchEndpoints(Account):
-    """The search endpoints."""
+    """The search and read endpoints."""
+
+    def _get_contact(self, req: Request) -> Response:
+        """GetContact: the contact with all its fields; 404 when no contact has that id."""
+        with self._lock:
+            contact = self.contacts.get(req.params["contact_id"])
+            if contact is None:
+                raise ApiError(404, "contact not found", "contact_id")
+            return 200, self._public(contact)
+
+    def _sample(self, req: Request) -> Response:
+        """ListContact: the 50 most recently changed contacts, sorted by email, and the account's count.
+
+        Pagination is deprecated (spec) and page_size/page_token are ignored (Nango's sync).
+        """
+        with self._lock:
+            recent = sorted(self.contacts.values(), key=lambda c: c.get("updated_at") or "")[-SAMPLE_SIZE:]
+            result = sorted((self._public(c) for c in recent), key=lambda c: c.get("email") or "")
+            return 200, {
+                "result": result,
+                "contact_count": len(self.contacts),
+                "_metadata": {"self": f"{self.url}{req.path}"},
+            }
 
     def _get_batch(self, req: Request) -> Response:
-        """Contacts by id (spec: up to 100 ids); 404 when none exists (a guess, as search/emails does)."""
-        body = req.json()
-        ids = body.get("ids") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_SEARCH_EMAILS:
-            raise ApiError(400, f"ids must hold 1 to {MAX_SEARCH_EMAILS} contact ids", "ids")
+        """ListBatchedContact: contacts by id (spec: up to 100 ids); 404 when none exists (as search/emails)."""
+        ids = string_list(body_object(req), "ids", required=True, min_items=1, max_items=MAX_SEARCH_EMAILS)
         with self._lock:
             found = [self._public(self.contacts[i]) for i in ids if i in self.contacts]
         if not found:
@@ -35,8 +67,9 @@ class SearchEndpoints(Account):
         return 200, {"result": found}
 
     def _search_emails(self, req: Request) -> Response:
-        body = req.json()
-        emails = body.get("emails") if isinstance(body, dict) else None
+        """ListContactByEmail: primary and alternate emails, keyed by the lower-cased address."""
+        body = body_object(req)
+        emails = body.get("emails")
         if not isinstance(emails, list) or not 1 <= len(emails) <= MAX_SEARCH_EMAILS:
             raise ApiError(400, f"emails must hold 1 to {MAX_SEARCH_EMAILS} addresses", "emails")
         # Spec (ListContactByEmail): items of at most 100 characters, empty ones skipped; primary and
@@ -63,12 +96,21 @@ class SearchEndpoints(Account):
         return 200, {"result": result}
 
     def _search_query(self, req: Request) -> Response:
-        """SGQL search, the subset the emulator knows: ``email = '<address>'`` (at most 50 contacts answered)."""
-        body = req.json()
-        query = body.get("query") if isinstance(body, dict) else None
-        match = re.fullmatch(r"\s*email\s*=\s*'([^']*)'\s*", query) if isinstance(query, str) else None
-        if match is None:
-            raise ApiError(400, "the emulator's SGQL knows only: email = '<address>'", "query")
+        """SearchContact: the SGQL subset of ``sgql``; at most 50 contacts answered, all of them counted."""
+        body = body_object(req)
+        query = body.get("query")
+        if not isinstance(query, str):
+            raise ApiError(400, "query must be a string of SGQL", "query")
         with self._lock:
-            found = [self._public(c) for c in self.contacts.values() if c.get("email") == match.group(1).lower()]
-        return 200, {"result": found[:MAX_QUERY_RESULTS], "contact_count": len(found), "_metadata": {}}
+            fields = SGQL_FIELDS | {f["name"] for f in self.custom_fields.values()}
+            try:
+                tree = parse(query, fields)
+            except SgqlError as exc:
+                raise ApiError(400, str(exc), "query") from None
+            public = (self._public(c) for c in self.contacts.values())
+            found = [c for c in public if matches(tree, {**c, "contact_id": c["id"]})]
+        return 200, {
+            "result": found[:MAX_QUERY_RESULTS],
+            "contact_count": len(found),
+            "_metadata": {"self": f"{self.url}{req.path}"},
+        }

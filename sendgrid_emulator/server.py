@@ -10,37 +10,40 @@ import argparse
 import json
 import re
 import signal
-import socket
-import struct
 import sys
 import threading
 import time
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import requests
 from typing_extensions import override
 
 from sendgrid_emulator.account import ApiError, Faults, Request, Response, Route, decode_json
+from sendgrid_emulator.checks import body_object
 from sendgrid_emulator.contacts import ROUTES as CONTACT_ROUTES
 from sendgrid_emulator.contacts import ContactsEndpoints
 from sendgrid_emulator.exports import ROUTES as EXPORT_ROUTES
 from sendgrid_emulator.exports import ExportsEndpoints, ExportVariants
-from sendgrid_emulator.faults import FaultInjection, RateLimited, error_body
 from sendgrid_emulator.fields import ROUTES as FIELD_ROUTES
 from sendgrid_emulator.fields import FieldsEndpoints
-from sendgrid_emulator.limits import MAX_BODY_BYTES
+from sendgrid_emulator.framing import handler_for
+from sendgrid_emulator.identifiers import ROUTES as IDENTIFIER_ROUTES
+from sendgrid_emulator.identifiers import IdentifiersEndpoints
+from sendgrid_emulator.imports import ROUTES as IMPORT_ROUTES
+from sendgrid_emulator.imports import ImportsEndpoints
+from sendgrid_emulator.limits import MAX_BODY_BYTES, MAX_FRAME_BYTES
 from sendgrid_emulator.lists import ROUTES as LIST_ROUTES
 from sendgrid_emulator.lists import ListsEndpoints
+from sendgrid_emulator.routing import Dispatch
 from sendgrid_emulator.search import ROUTES as SEARCH_ROUTES
 from sendgrid_emulator.search import SearchEndpoints
 
 DEFAULT_API_KEY = "SG.emulator-key"
-MAX_REQUEST_LINE = 8_150  # characters of URL that RudderStack found nginx to take before a 414
+READ_TIMEOUT = 5.0  # seconds a started request may stall between bytes before a 408
 
 # GET /v3/scopes answers the calling key's scopes (tsg_scopes_v3.yaml). marketing.read is the one
 # Marketing scope a source names (docs/sendgrid-api.md, "Transport"); keys without it answer 403 on /v3/marketing/*.
@@ -55,12 +58,21 @@ ADMIN_ROUTES: tuple[Route, ...] = (
 
 
 class SendGridEmulator(
-    ContactsEndpoints, SearchEndpoints, ListsEndpoints, FieldsEndpoints, ExportsEndpoints, FaultInjection
+    ContactsEndpoints,
+    IdentifiersEndpoints,
+    ImportsEndpoints,
+    SearchEndpoints,
+    ListsEndpoints,
+    FieldsEndpoints,
+    ExportsEndpoints,
+    Dispatch,
 ):
     """A stateful SendGrid Marketing Contacts API on a real HTTP server."""
 
     ROUTES: tuple[Route, ...] = (
         *CONTACT_ROUTES,
+        *IMPORT_ROUTES,
+        *IDENTIFIER_ROUTES,
         *SEARCH_ROUTES,
         *EXPORT_ROUTES,
         *LIST_ROUTES,
@@ -98,7 +110,10 @@ class SendGridEmulator(
         self.api_key = api_key
         self.forbidden_keys = set(forbidden_keys)  # keys without Marketing scopes: 403 on /v3/marketing/*
         self.scopes_endpoint = True  # False: GET /v3/scopes answers 404, as where it does not answer
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.disabled_operations: set[str] = set()  # handler names or operationIds that answer 501
+        self.read_timeout = READ_TIMEOUT
+        self.max_frame_bytes = max(MAX_FRAME_BYTES, max_body_bytes)  # any body; upserts are capped lower
+        self._server = ThreadingHTTPServer((host, port), handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -167,58 +182,14 @@ class SendGridEmulator(
         }
 
     def _admin_faults(self, req: Request) -> Response:
+        changes = body_object(req, optional=True)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in changes.values()):
+            raise ApiError(400, "fault settings are numbers")
         try:
-            self.set_faults(**(req.json() or {}))
+            self.set_faults(**changes)
         except TypeError as exc:
             raise ApiError(400, str(exc)) from None
         return 200, asdict(self.faults)
-
-    # --- dispatch -----------------------------------------------------------------
-
-    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes | None]:
-        """Answer one request: (status, headers, body); body None resets the connection."""
-        if len(raw_path) > MAX_REQUEST_LINE:  # nginx in front of SendGrid: 414 (docs/sendgrid-api.md, "Lists")
-            return 414, {}, b"<html><body><h1>414 Request-URI Too Large</h1></body></html>"
-        parts = urlsplit(raw_path)
-        path = parts.path
-        route = next(
-            ((h, g, m.groupdict()) for mm, rx, h, g in self._compiled if mm == method and (m := rx.match(path))), None
-        )
-        admin = route is not None and route[1] is None
-        if not admin and (fault := self.injected_fault()):
-            return fault[0], {}, fault[1]
-        if path.endswith("/") and path != "/":
-            return 404, {}, b""  # SendGrid answers a trailing slash with an empty 404
-        if route is None:
-            return 404, {}, error_body(["resource not found"])
-        handler, group, params = route
-        extra: dict[str, str] = {}
-        try:
-            if group is not None:  # not an admin endpoint
-                self._authorize(headers.get("Authorization"), path)
-                extra = self._rate_limit(group)
-                self.run_due_jobs()
-            status, payload = getattr(self, handler)(
-                Request(method, path, parse_qs(parts.query), body, params, headers)
-            )
-        except RateLimited as exc:
-            return 429, exc.headers, error_body(["too many requests"])
-        except ApiError as exc:
-            return exc.status, extra, json.dumps({"errors": exc.errors}).encode()
-        if isinstance(payload, bytes):
-            return status, {**extra, "Content-Type": "application/octet-stream"}, payload
-        return status, {**extra, "Content-Type": "application/json"}, json.dumps(payload).encode()
-
-    def _authorize(self, header: str | None, path: str) -> None:
-        if not header or not header.startswith("Bearer "):
-            raise ApiError(401, "authorization required")
-        key = header[len("Bearer ") :]
-        if key in self.forbidden_keys:
-            if path.startswith("/v3/marketing/"):
-                raise ApiError(403, "access forbidden")
-            return
-        if key != self.api_key:
-            raise ApiError(401, "The provided authorization grant is invalid, expired, or revoked")
 
     def _get_scopes(self, req: Request) -> Response:
         if not self.scopes_endpoint:
@@ -230,18 +201,15 @@ class SendGridEmulator(
     def log(self, method: str, path: str, status: int, body: bytes) -> None:
         """Record a request for inspection (an upsert's contact count, list ids and emails too)."""
         entry = {"method": method, "path": path, "status": status, "bytes": len(body), "contacts": 0, "at": time.time()}
-        if method == "PUT" and path.startswith("/v3/marketing/contacts"):
+        if method == "PUT" and path == "/v3/marketing/contacts":
             try:
                 logged = _decode_logged(body)  # only the emails, not whole contacts: 7x faster
                 entry["contacts"] = len(logged.contacts)
                 entry["list_ids"] = logged.list_ids or []
                 entry["emails"] = [c.email for c in logged.contacts]
-            except msgspec.ValidationError:  # a malformed upsert: read what can be read
-                parsed = decode_json(body)
-                entry["contacts"] = len(parsed.get("contacts") or [])
-                entry["list_ids"] = parsed.get("list_ids") or []
-                entry["emails"] = [c.get("email") for c in parsed.get("contacts") or [] if isinstance(c, dict)]
-            except (ValueError, AttributeError, TypeError):
+            except (msgspec.ValidationError, RecursionError):  # a malformed upsert: read what can be read
+                entry.update(_read_malformed_upsert(body))
+            except ValueError:  # not JSON at all
                 pass
         with self._lock:
             self.request_log.append(entry)
@@ -261,36 +229,22 @@ class _LoggedUpsert(msgspec.Struct):
 _decode_logged = msgspec.json.Decoder(_LoggedUpsert).decode
 
 
-def _handler_for(emulator: SendGridEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, so clients can pool connections
-        server_version = "sendgrid-emulator"
-
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, headers, payload = emulator.handle(self.command, self.path, self.headers, body)
-            path = urlsplit(self.path).path
-            if payload is None:  # fault: reset the connection without answering
-                emulator.log(self.command, path, 0, body)
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.close_connection = True
-                self.connection.close()
-                return
-            emulator.log(self.command, path, status, body)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
-
-        @override
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the request log replaces the stderr access log
-
-    return Handler
+def _read_malformed_upsert(body: bytes) -> dict[str, Any]:
+    """What the request log can read of an upsert body of the wrong shape (nothing if it is not an object)."""
+    try:
+        parsed = decode_json(body)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    contacts = parsed.get("contacts")
+    if not isinstance(contacts, list):
+        contacts = []
+    return {
+        "contacts": len(contacts),
+        "list_ids": parsed.get("list_ids") or [],
+        "emails": [c.get("email") for c in contacts if isinstance(c, dict)],
+    }
 
 
 def fetch(url: str, path: str, **params: str) -> Any:
@@ -325,6 +279,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--job-failure-rate", type=float, default=0.0, help="share of jobs that end failed")
     parser.add_argument("--seed", type=int, default=None, help="seed for fault injection")
     parser.add_argument("--data", default=None, help="JSON file that keeps the state between runs")
+    parser.add_argument(
+        "--read-timeout", type=float, default=READ_TIMEOUT, help="seconds a started request may stall before a 408"
+    )
+    parser.add_argument(
+        "--disable-operation",
+        action="append",
+        default=[],
+        metavar="OPERATION_ID",
+        help="answer this spec operation (e.g. ImportContact) with a 501 naming it; repeatable",
+    )
     args = parser.parse_args(argv)
     faults = Faults(args.error_rate, args.reset_rate, args.latency, args.job_failure_rate)
     emulator = SendGridEmulator(
@@ -340,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
     )
     emulator.job_seconds_per_1000 = args.job_seconds_per_1000
+    emulator.read_timeout = args.read_timeout
+    emulator.disabled_operations.update(args.disable_operation)
     signal.signal(signal.SIGTERM, _interrupt)
     print(emulator.url, flush=True)
     try:
