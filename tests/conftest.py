@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from sendgrid_emulator import SendGridEmulator
 from tests.meltano_project import MeltanoProject, make_project
@@ -31,6 +33,10 @@ settings.register_profile("thorough", max_examples=3000, print_blob=True)
 settings.register_profile("quick", max_examples=25, database=None)
 settings.register_profile("explore", max_examples=800, print_blob=True)
 settings.load_profile("ci")
+# Hypothesis keeps its files (a Unicode table, the example database of the other profiles) outside the
+# clone, so that the tests leave it as they found it; HYPOTHESIS_STORAGE_DIRECTORY chooses another place.
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "target-sendgrid-hypothesis")
 
 
 @pytest.fixture
