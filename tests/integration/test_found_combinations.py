@@ -90,6 +90,23 @@ FOUND = {
         habit="pipelinewise",
         state_every=1,
     ),
+    # Under max_contacts a contact was counted again once its earlier record's request was full: a, b, a
+    # passed max_contacts=2 with the default batch_size and failed with batch_size 1 (found by a unit test
+    # of the exporter; the generator now draws small batch sizes).
+    "combo_ceiling_counts_a_contact_once.singer": Case(
+        {"list_id": "Main", "max_contacts": 2, "batch_size": 1},
+        Account(MAIN),
+        (Row("ann@x.io"), Row("bo@x.io"), Row("ann@x.io", fname="Ann")),
+        state_every=1,
+    ),
+    # A segment_lists entry of a segment that segments does not select: its list was created, empty, though
+    # the warning said it gets no contact (found by a fresh-clone trial). It is no target now.
+    "combo_unselected_segment_list_left_alone.singer": Case(
+        {"segment_lists": {"vip": "VIP", "news": "News"}, "segments": ["vip"], "remove_non_members": True},
+        Account(frozenset({"Main"}), contacts=(Member("bo@x.io", frozenset({"Main"})),)),
+        (Row("ann@x.io", segments=("vip",)), Row("bo@x.io", segments=("news",))),
+        state_every=1,
+    ),
 }
 
 
