@@ -67,8 +67,7 @@ class Exporter:
     ) -> None:
         self.report = report
         self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
-        # A plan's batches are planned, not sent (PlanDelivery): the same batches, in the same order, as a
-        # real run's. Without one given, batches are sent to SendGrid through ``client``.
+        # A plan's batches are planned, not sent: the same batches, in the same order, as a real run's.
         self.delivery: BatchDelivery = delivery or Delivery(
             client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts, describe=describe
         )
@@ -95,9 +94,8 @@ class Exporter:
         self._pool = ThreadPoolExecutor(
             max_in_flight, thread_name_prefix="sendgrid-upsert", initializer=leave_signals_to_main
         )
-        # For mirror mode: list id -> emails this run exported to it.
+        # Mirror mode's, by list id: the emails this run exported to it; those it took out (not sent again).
         self.members: dict[str, set[str]] | None = {} if track_members else None
-        # And list id -> emails this run took out of it (and did not send to it again).
         self.left: dict[str, set[str]] | None = {} if track_members else None
 
     # --- called by the sinks and the target (main thread) -----------------------------
@@ -175,11 +173,12 @@ class Exporter:
         key = ("remove", (list_id,))
         self._submit_open_holding(email, key, lambda k: k[0] == "upsert" and list_id in k[1])  # upsert first
         batch = self._open.get(key)
-        if batch is None or len(batch.contacts) >= REMOVE_BATCH:
+        with self._lock:  # a full batch (REMOVE_BATCH emails) is sent, and the email starts the next one
+            held = batch is not None and (email in batch.contacts or batch.add(email, b"", ref))
+        if not held:
             if batch is not None and batch.contacts:
                 self._submit(key)
             batch = self._new_batch(key, ref.number)
-        if email not in batch.contacts:
             with self._lock:
                 batch.add(email, b"", ref)
         if self.members is not None and self.left is not None:
@@ -191,7 +190,7 @@ class Exporter:
         self._raise_if_failed()
         if self._over_ceiling:
             return  # nothing will be sent
-        batch = self._open.get(DELETE_KEY) or self._new_batch(DELETE_KEY, ref.number, unbounded=True)
+        batch = self._open.get(DELETE_KEY) or self._new_batch(DELETE_KEY, ref.number)
         if email not in batch.contacts:
             with self._lock:
                 batch.add(email, b"", ref)
@@ -330,11 +329,12 @@ class Exporter:
 
     # --- batches in flight (worker threads) ---------------------------------------------
 
-    def _new_batch(self, key: BatchKey, first_record: int, unbounded: bool = False) -> Batch:
-        """A new open batch; ``unbounded``: no request caps (the deletions, chunked when sent)."""
+    def _new_batch(self, key: BatchKey, first_record: int) -> Batch:
+        """A new open batch, capped by its kind: batch_size bounds an upsert request only (removals are
+        chunked when sent; the deletions stay whole until the end, judged against their ceiling)."""
         kind, list_ids = key
-        caps = (2**31, 2**62) if unbounded else (self.batch_size, self.max_request_bytes)
-        batch = Batch(list_ids, first_record, *caps, kind)
+        caps = {"upsert": (self.batch_size, self.max_request_bytes), "remove": (REMOVE_BATCH, 2**62)}
+        batch = Batch(list_ids, first_record, *caps.get(kind, (2**31, 2**62)), kind)
         with self._lock:
             self._open[key] = batch
         return batch

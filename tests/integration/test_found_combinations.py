@@ -107,6 +107,15 @@ FOUND = {
         (Row("ann@x.io", segments=("vip",)), Row("bo@x.io", segments=("news",))),
         state_every=1,
     ),
+    # batch_size 1 with remove_non_members: the second removal from a list found its removal batch full
+    # (capped by batch_size, which bounds upserts only) and was dropped without a word; mirror then judged
+    # the contact that had left as a member to remove, and its safety stop failed the run.
+    "combo_small_batch_removal_kept.singer": Case(
+        {"list_name": "Main", "segments": ["vip"], "sync_mode": "mirror", "remove_non_members": True, "batch_size": 1},
+        Account(MAIN),
+        (Row("ann@x.io", segments=("vip",)), Row("bo@x.io"), Row("ann@x.io")),
+        state_every=1,
+    ),
 }
 
 

@@ -196,6 +196,18 @@ def test_a_removal_from_a_list_follows_the_upsert_to_it() -> None:
     assert [(b.kind, emails(b)) for b in run.delivery.finished] == [("upsert", ["a@x.com"]), ("remove", ["a@x.com"])]
 
 
+def test_batch_size_bounds_upserts_only_every_removal_is_delivered() -> None:
+    """With batch_size 1, removals from one list still share a batch, and none is dropped (a bug once
+    dropped the second: the removal batch was capped by batch_size and a refused add was ignored)."""
+    run = ungated(batch_size=1)
+    run.tap.record("a@x.com", ("L",))
+    run.tap.removal("b@x.com", "L")
+    run.tap.removal("a@x.com", "L")
+    run.exporter.close()
+    delivered = [(b.kind, emails(b)) for b in run.delivery.finished]
+    assert delivered == [("upsert", ["a@x.com"]), ("remove", ["b@x.com", "a@x.com"])]
+
+
 def test_a_later_record_in_the_same_batch_wins_field_by_field() -> None:
     """One email once per request: the later record's fields win, what it lacks keeps the earlier value."""
     run = ungated()
