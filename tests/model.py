@@ -248,7 +248,12 @@ def expect(case: Case) -> Expected:
     ceiling = s.get("max_contacts", 100_000)
     if ceiling and len(set(upserted)) > ceiling:  # contacts, however their records fall into requests
         found.ok = False
-        return _keep(found, before, None)
+        made = found.created_lists, found.created_fields
+        _keep(found, before, None)
+        # Lists and fields are made at start, before the input is read: a new list stays, empty.
+        found.created_lists, found.created_fields = made
+        found.lists = {**found.lists, **{name: frozenset() for name in found.created_lists}}
+        return found
 
     # --- what SendGrid holds once the run's changes are applied, in order (a plan's would-be account) -----
     contacts = {e: dict(c, lists=set(c["lists"])) for e, c in start.items()}

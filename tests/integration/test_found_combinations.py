@@ -107,6 +107,15 @@ FOUND = {
         (Row("ann@x.io", segments=("vip",)), Row("bo@x.io", segments=("news",))),
         state_every=1,
     ),
+    # Over max_contacts, the list named by list_name had been created at start (its id batches the contacts),
+    # but the model said a run over the ceiling leaves the account as it was: the contract now says a new
+    # list stays, empty (found once the generator drew small batch sizes, which moved its examples).
+    "combo_ceiling_keeps_the_new_list.singer": Case(
+        {"list_name": "Main", "max_contacts": 1},
+        Account(frozenset({"Other"})),
+        (Row("ann@x.io"), Row("bo@x.io")),
+        state_every=1,
+    ),
     # batch_size 1 with remove_non_members: the second removal from a list found its removal batch full
     # (capped by batch_size, which bounds upserts only) and was dropped without a word; mirror then judged
     # the contact that had left as a member to remove, and its safety stop failed the run.
