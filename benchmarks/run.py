@@ -28,7 +28,7 @@ from pathlib import Path
 
 import target_sendgrid
 from sendgrid_emulator import SendGridEmulator
-from target_sendgrid.sample import write_singer
+from tests.profiles import write_singer
 
 HERE = Path(__file__).parent
 KEY = "SG.benchmark-key"

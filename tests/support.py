@@ -25,8 +25,8 @@ import requests
 from typing_extensions import override
 
 from sendgrid_emulator import SendGridEmulator
-from target_sendgrid.sample import profiles, write_singer
 from target_sendgrid.target import TargetSendGrid
+from tests.profiles import profiles, write_singer
 
 API_KEY = "SG.test-key-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
 ROOT = Path(__file__).parent.parent

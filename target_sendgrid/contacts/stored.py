@@ -49,9 +49,10 @@ def stored(kind: str, value: Any) -> Hashable | None:
 
 
 def stored_number(value: Any) -> Decimal | None:
-    """A Number field's value (a JSON number, or numeric text as a CSV export writes it); None if not a number."""
-    if value is None or value == "":
-        return None
+    """A Number field's value (a JSON number, or numeric text as a CSV export writes it); None if not a number.
+
+    No value (None, empty text) is not a number to ``parse_number`` either: it needs no case of its own.
+    """
     try:
         return parse_number(value)
     except Unconvertible:

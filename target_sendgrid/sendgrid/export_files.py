@@ -11,6 +11,7 @@ after inflating, in the length of one line and in time, and names what went wron
 from __future__ import annotations
 
 import csv
+import http.client
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,8 @@ from itertools import chain
 from typing import IO, Any
 
 import msgspec
+import requests
+import urllib3
 
 from target_sendgrid.files.gunzip import maybe_gunzipped
 from target_sendgrid.sendgrid.api_errors import SendGridError
@@ -51,7 +54,8 @@ def bounded_lines(raw: IO[bytes], what: str, bounds: Bounds) -> Iterator[str]:
             line = stream.readline(bounds.max_line + 1)
         except (EOFError, OSError, zlib.error, ValueError) as exc:  # cut off, not gzip, reset midway
             raise SendGridError(f"{what}: not a whole file ({type(exc).__name__})") from None
-        except Exception as exc:  # urllib3's and requests' own errors while reading the body
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, requests.RequestException) as exc:
+            # urllib3's and requests' own errors while reading the body (a protocol error, a read timeout)
             raise SendGridError(f"{what}: the download broke off ({type(exc).__name__})") from None
         if not line:
             return

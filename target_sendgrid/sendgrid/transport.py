@@ -327,8 +327,11 @@ class Transport:
 
         The links are pre-signed object-store URLs: they refuse a second auth mechanism.
         """
-        check_url(url, what)
         # A failure names the link's kind only: its query string is a credential.
+        try:
+            check_url(url, what)
+        except ValueError:  # SendGrid's answer is refused, like any other it should not have given
+            raise SendGridError(f"download of an {what} refused: not an https:// link") from None
         with deadlines.Watch(bounds.deadline - time.monotonic()) as watch:
             try:
                 opened = self.session.get(url, timeout=self.timeout, stream=True, allow_redirects=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
+import msgspec
 from singer_sdk.contrib.msgspec import decoder
 from singer_sdk.exceptions import InvalidInputLine
 
@@ -43,7 +44,7 @@ def _lines(stream: str, url: str, file: IO[bytes]) -> Iterator[dict[str, Any]]:
             continue
         try:
             record = decoder.decode(line)
-        except Exception as exc:  # msgspec.DecodeError and gzip's errors: the file is unreadable there
+        except msgspec.DecodeError as exc:  # not JSON there (msgspec's ValidationError is one too)
             raise InvalidInputLine(
                 f"BATCH file of stream '{stream}', line {number}: not a JSON record ({type(exc).__name__}); "
                 f"file {url.rsplit('/', 1)[-1]}"

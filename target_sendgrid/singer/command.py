@@ -42,20 +42,25 @@ class SendGridCommand(SingerCommand):
         """The SDK's invoke (plugin_base.py, SingerCommand.invoke), each refused setting in one line.
 
         The SDK follows a refused config's errors with "Config validation failed", which is
-        wrong for a refusal that is not the schema's (a list that does not exist).
+        wrong for a refusal that is not the schema's (a list that does not exist). A run that fails,
+        either way, first reads out its piped input (``drain_pipe``); the exits the run chooses
+        (``--about``, a signal's 130 or 143) are ``SystemExit``, and leave it alone.
         """
         logging.captureWarnings(capture=True)
         warnings.filterwarnings("once", category=DeprecationWarning)
         sys.excepthook = self.excepthook
         self.reads_stdin = ctx.params.get("file_input") is None
         try:
-            return click.Command.invoke(self, ctx)
-        except ConfigValidationError as exc:
-            for error in exc.errors or [str(exc)]:
-                self.logger.error("%s", error)
+            try:
+                return click.Command.invoke(self, ctx)
+            except ConfigValidationError as exc:
+                for error in exc.errors or [str(exc)]:
+                    self.logger.error("%s", error)
+                ctx.exit(1)
+        except Exception:  # a refusal's exit 1, or a failure the excepthook reports once this returns
             if self.reads_stdin:
                 drain_pipe(sys.stdin, DRAIN_SECONDS)
-            ctx.exit(1)
+            raise
 
     @override
     def excepthook(
@@ -67,8 +72,6 @@ class SendGridCommand(SingerCommand):
         else:
             self.logger.error("%s", exc_value)
             self.logger.debug("Where it failed:", exc_info=(exc_type, exc_value, exc_traceback))
-        if self.reads_stdin:
-            drain_pipe(sys.stdin, DRAIN_SECONDS)
 
 
 # How long a failed run keeps reading its piped input before it exits: long enough for a tap whose

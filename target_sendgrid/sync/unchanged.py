@@ -21,7 +21,6 @@ from typing import Any
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.contacts.stored import kind_of, stored
-from target_sendgrid.lifecycle.failures import Interrupted
 from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
@@ -31,6 +30,12 @@ logger = logging.getLogger(__name__)
 MAX_LISTS = 32  # list memberships kept as bits beside the hash
 _TOUCHED = 1 << MAX_LISTS  # this run queued a change of the member: the copy no longer says what SendGrid has
 _VALUES = MAX_LISTS + 1  # where the hash of the member's values starts
+
+
+# What reading the target lists may fail with, short of a bug: SendGrid's answers and downloads
+# (SendGridError and its kinds: refused, unreachable, cut off, malformed, past max_download_bytes) and
+# the export's wait (TimeoutError). Anything else is a bug, and is raised as it is; an interruption too.
+READ_FAILURES = (SendGridError, TimeoutError)
 
 
 def read_copy(
@@ -58,9 +63,7 @@ def read_copy(
             logger.info(
                 "%s: list %s has %d members", "Plan" if required else "skip_unchanged", router.describe(list_id), read
             )
-    except Interrupted:
-        raise
-    except Exception as exc:  # failing to read costs only speed: everything is sent
+    except READ_FAILURES as exc:  # failing to read costs only speed: everything is sent
         if required:
             raise SendGridError(
                 f"A plan needs the target lists' current members, and they could not be read ({type(exc).__name__}: "
@@ -101,6 +104,8 @@ class SendGridCopy:
             email = row.get("email")
             if not email:
                 continue
+            if not isinstance(email, str):  # an export row SendGrid would not write: the read fails, as a read
+                raise SendGridError(f"a member of list {list_id} came with an email that is not text")
             read += 1
             key = hash(email)
             if self.ids is not None:  # mirror mode judges removals from this read: every member needs its id

@@ -15,9 +15,9 @@ import yaml
 
 from sendgrid_emulator import SendGridEmulator
 from target_sendgrid.contacts.mapping import Rejected, normalise_email
-from target_sendgrid.sample import profiles
 from tests.conftest import target_command
 from tests.meltano_project import MeltanoProject
+from tests.profiles import profiles
 from tests.support import API_KEY, ROOT, meltano, run_target, singer_lines, target_config
 
 

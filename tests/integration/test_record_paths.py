@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from target_sendgrid.singer.reader import INPUT_ERRORS
 from target_sendgrid.singer.validation import FastJSONSchemaValidator
 from target_sendgrid.sinks import SendGridSink
 from target_sendgrid.target import TargetSendGrid
-from tests.support import API_KEY, DATA, PREFILLED, Api, prefill, run_target, target_config
+from tests.support import API_KEY, DATA, PREFILLED, Api, Run, prefill, run_target, target_config
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "profiles_mixed.singer": {"segments": ["vip", "newsletter"]},
@@ -42,14 +44,25 @@ def streams(scenario: str) -> list[str]:
     return sorted({m["stream"] for m in map(json.loads, filter(None, lines)) if m.get("type") == "SCHEMA"})
 
 
+def on_path(config: dict[str, Any], scenario: str, sdk_path: bool) -> dict[str, Any]:
+    """The config, with a filter keeping every record on each of the scenario's streams if ``sdk_path``."""
+    if sdk_path:
+        config["stream_maps"] = {s: {"__filter__": "True"} for s in streams(scenario)}
+    return config
+
+
+@pytest.fixture(params=[False, True], ids=["direct", "sdk"])
+def sdk_path(request: pytest.FixtureRequest) -> bool:
+    """Each record path in turn: the direct one, then the SDK's."""
+    return bool(request.param)
+
+
 def export(scenario: str, sdk_path: bool, tmp_path: Path, target: type[TargetSendGrid] = TargetSendGrid) -> Any:
     """Run a scenario into a fresh account; what the account holds (by list name) and the summary."""
     with SendGridEmulator(API_KEY, job_delay=0.01, seed=7) as emulator:
-        config = target_config(emulator, **SCENARIOS.get(scenario, {}))
+        config = on_path(target_config(emulator, **SCENARIOS.get(scenario, {})), scenario, sdk_path)
         if config.get("remove_non_members"):
             prefill(emulator, Api(emulator.url), config["list_id"], PREFILLED)
-        if sdk_path:
-            config["stream_maps"] = {s: {"__filter__": "True"} for s in streams(scenario)}
         run = run_target(config, scenario, target=target)
         names = {i: lst["name"] for i, lst in emulator.lists.items()}
         held = sorted(
@@ -115,7 +128,6 @@ class BrokenCheckTarget(TargetSendGrid):
     default_sink_class = BrokenCheckSink
 
 
-@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
 def test_a_check_that_cannot_judge_a_stream_hands_it_to_the_sdks_validator_once(
     sdk_path: bool, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -165,17 +177,23 @@ def test_both_record_paths_call_the_sdks_hooks_in_the_same_order(tmp_path: Path)
     assert records and len(on_direct) == 4 * records  # every record of the scenario, four hooks each
 
 
-@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
+@contextmanager
+def failed_run(
+    scenario: str, sdk_path: bool, target: type[TargetSendGrid]
+) -> Iterator[tuple[Run, SendGridEmulator, str]]:
+    """A run of ``scenario`` expected to fail, on the path asked for, into a fresh account that stays up while the
+    test looks: the run, the account and the target list's id."""
+    with SendGridEmulator(API_KEY, job_delay=0.01, seed=7) as emulator:
+        config = on_path(target_config(emulator), scenario, sdk_path)
+        yield run_target(config, scenario, expect_error=True, target=target), emulator, config["list_id"]
+
+
 def test_after_the_check_fails_an_invalid_record_is_still_refused(sdk_path: bool) -> None:
     """Validation falls back to the SDK's validator, never to none: line 6's customer_id is not an integer."""
-    with SendGridEmulator(API_KEY, job_delay=0.01, seed=7) as emulator:
-        config = target_config(emulator)
-        if sdk_path:
-            config["stream_maps"] = {"customers": {"__filter__": "True"}}
-        run = run_target(config, "record_not_matching_schema.singer", expect_error=True, target=BrokenCheckTarget)
+    with failed_run("record_not_matching_schema.singer", sdk_path, BrokenCheckTarget) as (run, account, list_id):
         assert isinstance(run.error, INPUT_ERRORS)
         assert "Input line 6 (stream 'customers')" in str(run.error)
-        assert emulator.list_emails(config["list_id"]) == {"a1@example.com", "a2@example.com", "a3@example.com"}
+        assert account.list_emails(list_id) == {"a1@example.com", "a2@example.com", "a3@example.com"}
 
 
 class BrokenSdkValidator(JSONSchemaValidator):
@@ -196,13 +214,8 @@ class BrokenSdkValidatorTarget(TargetSendGrid):
     default_sink_class = BrokenSdkValidatorSink
 
 
-@pytest.mark.parametrize("sdk_path", [False, True], ids=["direct", "sdk"])
 def test_a_failure_of_the_sdks_validator_itself_fails_the_run(sdk_path: bool) -> None:
     """The last resort has no fallback: its failure is raised, never taken as a record let through."""
-    with SendGridEmulator(API_KEY, job_delay=0.01, seed=7) as emulator:
-        config = target_config(emulator)
-        if sdk_path:
-            config["stream_maps"] = {"customers": {"__filter__": "True"}}
-        run = run_target(config, "profiles_mixed.singer", expect_error=True, target=BrokenSdkValidatorTarget)
+    with failed_run("profiles_mixed.singer", sdk_path, BrokenSdkValidatorTarget) as (run, account, _):
         assert isinstance(run.error, TypeError)
-        assert emulator.list_contacts() == []
+        assert account.list_contacts() == []

@@ -10,6 +10,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -17,7 +18,8 @@ from click.testing import CliRunner
 
 from target_sendgrid.lifecycle.failures import ExportError, Interrupted
 from target_sendgrid.lifecycle.signals import ShutdownGuard
-from target_sendgrid.singer.command import SendGridCommand, check_config_files
+from target_sendgrid.singer import command as command_module
+from target_sendgrid.singer.command import DRAIN_SECONDS, SendGridCommand, check_config_files
 from target_sendgrid.target import TargetSendGrid
 
 
@@ -96,6 +98,35 @@ def test_refused_settings_are_one_line_each_and_exit_1(
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert messages and any("batch_sise" in m for m in messages)
     assert not any("Config validation failed" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("settings", "given", "drained"),
+    [
+        ({"batch_sise": 5}, [], 1),  # refused settings: exit 1
+        ({}, [], 1),  # a failure the excepthook reports: input that is not Singer
+        ({}, ["--input"], 0),  # the same, read from a file: standard input is not the tap's
+        ({}, ["--about"], 0),  # an exit the run chose
+    ],
+)
+def test_a_failed_run_reads_out_its_piped_input_once(
+    command: SendGridCommand,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, Any],
+    given: list[str],
+    drained: int,
+) -> None:
+    calls: list[float] = []
+    monkeypatch.setattr(command_module, "drain_pipe", lambda stream, seconds: calls.append(seconds))
+    config = tmp_path / "config.json"
+    base = {"api_key": "SG.x", "list_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c", "data_privacy_consent": True}
+    config.write_text(json.dumps({**base, "dry_run": True, **settings}))
+    (tmp_path / "input.txt").write_text("not a Singer message\n")
+    args = [a.replace("--input", f"--input={tmp_path / 'input.txt'}") for a in given]
+    result = CliRunner().invoke(command, ["--config", str(config), *args], input="not a Singer message\n")
+    assert result.exit_code == (0 if "--about" in given else 1), result.output
+    assert calls == [DRAIN_SECONDS] * drained
 
 
 # --- signals -------------------------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import io
 import time
 
 import pytest
+import urllib3
 from typing_extensions import override
 
 from target_sendgrid.sendgrid.api_errors import SendGridError
+from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import Bounds, bounded_lines, contact_rows
 
 LATER = time.monotonic() + 3600
@@ -72,13 +75,32 @@ def test_a_gzip_cut_off_midway_is_not_a_whole_file() -> None:
         lines(whole[: len(whole) // 2])
 
 
-def test_a_body_that_breaks_off_while_read_is_named_by_the_errors_type() -> None:
-    class ProtocolError(Exception):  # as urllib3's, which is not an OSError
-        pass
-
-    raw = io.BufferedReader(BrokenOff(b"first\n", ProtocolError("reset")))
-    with pytest.raises(SendGridError, match=r"the download broke off \(ProtocolError\)"):
+@pytest.mark.parametrize(
+    "error",
+    [
+        urllib3.exceptions.ProtocolError("reset"),  # urllib3's own, which is not an OSError
+        urllib3.exceptions.ReadTimeoutError(None, "/files/0", "read timed out"),  # type: ignore[arg-type]
+        http.client.IncompleteRead(b"par"),
+    ],
+)
+def test_a_body_that_breaks_off_while_read_is_named_by_the_errors_type(error: Exception) -> None:
+    raw = io.BufferedReader(BrokenOff(b"first\n", error))
+    with pytest.raises(SendGridError, match=rf"the download broke off \({type(error).__name__}\)"):
         list(bounded_lines(raw, "export url", Bounds(10**6, LATER)))
+
+
+def test_a_bug_while_reading_is_raised_as_it_is_not_as_a_broken_download() -> None:
+    raw = io.BufferedReader(BrokenOff(b"first\n", TypeError("a bug")))
+    with pytest.raises(TypeError, match="a bug"):
+        list(bounded_lines(raw, "export url", Bounds(10**6, LATER)))
+
+
+def test_a_link_that_is_not_https_is_refused_without_naming_it() -> None:
+    client = SendGridClient("SG.fake-key", "https://api.sendgrid.com")
+    link = "http://files.example.com/export/0?sig=secret"
+    with pytest.raises(SendGridError) as refused, client.download(link, "export url", Bounds(10**6, LATER)):
+        pass
+    assert str(refused.value) == "download of an export url refused: not an https:// link"
 
 
 @pytest.mark.parametrize(

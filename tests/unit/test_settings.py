@@ -1,4 +1,4 @@
-"""Settings: one typed object with the schema's defaults, and the rules that need only the settings."""
+"""Settings: declared once (the schema generated from the fields), one typed object, the rules that need only them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_sendgrid.delivery.exporter import Exporter
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.transport import Transport
 from target_sendgrid.settings import CONFIG_SCHEMA, Settings, check, schema_default, unused
+from target_sendgrid.settings.declaration import default_of, schema_of, setting
 
 BASE = {"api_key": "SG.secret", "data_privacy_consent": True, "list_id": "3f1c2a9e-5b7d-4c1e-9a2b-7d8e6f5a4b3c"}
 
@@ -22,15 +24,40 @@ def settings(**changes: Any) -> Settings:
     return Settings.from_config({**BASE, **changes})
 
 
-def test_every_setting_of_the_schema_is_a_field_and_its_default_comes_from_the_schema() -> None:
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    ours = set(CONFIG_SCHEMA["properties"])
-    assert fields == ours
+def test_the_schema_is_the_fields_in_their_order_and_an_unset_setting_takes_its_declared_default() -> None:
+    assert list(CONFIG_SCHEMA["properties"]) == [f.name for f in dataclasses.fields(Settings)]
+    assert CONFIG_SCHEMA["required"] == ["api_key", "data_privacy_consent"]
     built = Settings.from_config({"api_key": "k", "data_privacy_consent": True})
-    for name in ours - {"api_key", "data_privacy_consent"}:
-        default = schema_default(name)
-        if default is not None:
-            assert getattr(built, name) == default, name
+    defaulted = {name: p["default"] for name, p in CONFIG_SCHEMA["properties"].items() if "default" in p}
+    assert len(defaulted) > 20
+    for name, default in defaulted.items():
+        assert getattr(built, name) == default == schema_default(name), name
+
+
+def test_a_declared_field_becomes_a_property_and_a_secret_stays_out_of_the_repr() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Two:
+        token: str = setting(th.StringType, description="A secret.", required=True, secret=True)
+        size: int = setting(th.IntegerType(minimum=1), description="How many.", default=3)
+
+    assert (
+        schema_of(Two)
+        == th.PropertiesList(
+            th.Property("token", th.StringType, required=True, secret=True, description="A secret."),
+            th.Property("size", th.IntegerType(minimum=1), default=3, description="How many."),
+        ).to_dict()
+    )
+    assert default_of(Two, "size") == 3 and default_of(Two, "token") is None
+    assert "hunch" not in repr(Two(token="hunch", size=1))
+
+
+def test_a_field_declared_without_its_schema_is_refused() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Loose:
+        size: int = dataclasses.field()
+
+    with pytest.raises(TypeError, match="size is not declared with setting"):
+        schema_of(Loose)
 
 
 def test_numbers_are_read_as_their_kind_whatever_the_config_holds() -> None:

@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from target_sendgrid.contacts.stored import stored
+from target_sendgrid.contacts.stored import stored, stored_number
 from target_sendgrid.contacts.values import Unconvertible, as_text, convert
 from target_sendgrid.sync.stale_members import stamp_of
 
@@ -102,3 +103,9 @@ def test_what_is_not_a_number_is_refused_to_send_and_never_a_stamp(value: Any) -
         assert stamp_of({"v": value}, "v") is None
     else:
         assume(False)  # numeric text the filter let through ("1e5", "nan"-like spellings are refused above)
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_no_value_is_no_number_and_no_stamp(value: Any) -> None:
+    assert stored_number(value) is None and stored("Number", value) is None
+    assert stamp_of({"v": value}, "v") is None and stamp_of({}, "v") is None

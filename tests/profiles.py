@@ -1,7 +1,9 @@
-"""Generated customer profiles, as a warehouse or CDP would hold them (deterministic).
+"""Generated customer profiles, as a warehouse or CDP would hold them (deterministic): the input of
+the tests, of the benchmark and of the bundled sample, none of them part of the target.
 
-``python -m target_sendgrid.sample --count 3000 > profiles.singer`` writes a Singer stream
-(SCHEMA, RECORDs, a STATE every 1,000 records); ``--jsonl`` writes bare JSON Lines records.
+``python -m tests.profiles --count 3000 > profiles.singer`` writes a Singer stream
+(SCHEMA, RECORDs, a STATE every 1,000 records); ``--jsonl`` writes bare JSON Lines records:
+``python -m tests.profiles --count 2500 --jsonl > sample/profiles.jsonl`` is the sample the README exports.
 """
 
 from __future__ import annotations
