@@ -54,8 +54,9 @@ class TargetSendGrid(SingerTarget):
     settling_errors = (SendGridError, ExportError, TimeoutError, Interrupted)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Check the settings and the key, and resolve lists and fields, before reading any input."""
+        """Check the settings (no network, no file: ``start`` does the run's I/O)."""
         self._versions_seen: set[str] = set()
+        self._export_run: ExportRun | None = None
         try:
             super().__init__(*args, **kwargs)  # validates the config against the schema
         except ConfigValidationError as exc:
@@ -78,7 +79,21 @@ class TargetSendGrid(SingerTarget):
         settings.check(self.settings)
         for warning in settings.unused(self.settings):
             self.logger.warning("%s", warning)
-        self.run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
+
+    @override
+    def start(self) -> None:
+        """Check the key, and resolve lists and fields, before reading any input (once: ``listen`` calls it
+        too). Kept out of ``__init__``, as the SDK's own sinks keep I/O in ``setup()``: constructing the
+        plugin (``--about``, a test, an orchestrator's import) touches neither SendGrid nor a file."""
+        if self._export_run is None:
+            self._export_run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
+
+    @property
+    def run(self) -> ExportRun:
+        """The started run (``start``)."""
+        if self._export_run is None:
+            raise RuntimeError("the run has not started: call start() (listen does) before reading input")
+        return self._export_run
 
     @override
     def get_sink_class(self, stream_name: str) -> type[SendGridSink]:

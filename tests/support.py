@@ -84,11 +84,13 @@ def run_target(
     """Run the target (or a subclass) in this process on Singer lines (or a tests/data scenario name).
 
     ``expect_error``: True, the run must fail; False, it must not; None, either (the error is kept).
-    A refusal at start (the target's construction) is raised whatever is expected.
+    A refusal at start (the target's construction, or its ``start``: the key, lists and fields,
+    before any line is read) is raised whatever is expected.
     """
     if isinstance(lines, str):
         lines = (DATA / lines).read_text().splitlines(keepends=True)
     plugin = target(config=config)
+    plugin.start()  # what listen does first, called here so that a refusal at start is told apart
     out = io.StringIO()
     error = None
     with contextlib.redirect_stdout(out):

@@ -75,12 +75,14 @@ def fewer_collections() -> t.Iterator[None]:
 class SingerInputReader(MsgSpecReader):
     """Counts input lines and, on a failure, lets the target settle what came before it.
 
-    ``on_error`` (set by the target) is called with the failure before it is raised. An
-    input error keeps its SDK type, its message prefixed with the line and stream. With a
-    ``guard``, a termination signal stops the reading between messages (see ``shutdown``).
+    ``on_start`` (set by the target) is called before the first line is read. ``on_error`` is
+    called with a failure before it is raised. An input error keeps its SDK type, its message
+    prefixed with the line and stream. With a ``guard``, a termination signal stops the reading
+    between messages (see ``shutdown``).
     """
 
     line_number = 0
+    on_start: Callable[[], None] | None = None
     on_error: Callable[[BaseException], None] | None = None
     on_interrupted: Callable[[Interrupted], None] | None = None
     guard: ShutdownGuard | None = None
@@ -105,7 +107,12 @@ class SingerInputReader(MsgSpecReader):
     def process_lines(
         self, file_input: t.IO[str] | t.IO[bytes] | None, callbacks: dict[str, Callable[[dict[str, t.Any]], None]]
     ) -> t.Counter[str]:
-        """Process every line; a failure is handed to ``on_error``, a signal to ``on_interrupted``."""
+        """Process every line; a failure is handed to ``on_error``, a signal to ``on_interrupted``.
+
+        ``on_start`` runs first, before any line is read: a refusal there is raised as it is.
+        """
+        if self.on_start is not None:
+            self.on_start()
         lines = large_reads(file_input or sys.stdin)
         try:
             with fewer_collections():

@@ -1,7 +1,8 @@
 """The SDK's Target, with every private name of it this project overrides or reads, and why.
 
 :class:`SingerTarget` keeps the SDK's message loop and reports each message to a public hook
-that the plugin (``target_sendgrid.target``) implements: ``before_record`` and ``after_record``
+that the plugin (``target_sendgrid.target``) implements: ``start`` before the first line,
+``before_record`` and ``after_record``
 around each record, ``accept_state``, ``activate_version``, ``flush_buffered``, ``on_input_error``
 and ``on_interrupted``. Each override is marked ``@override``; ``tests/unit/test_sdk_contract.py``
 fails, naming the name, when the installed SDK no longer has one.
@@ -51,11 +52,15 @@ class SingerTarget(Target):
         super().__init__(*args, **kwargs)
         self._max_record_age_seconds = self._MAX_RECORD_AGE_IN_MINUTES * 60
         if isinstance(self.message_reader, SingerInputReader):
+            self.message_reader.on_start = self.start
             self.message_reader.on_error = self.on_input_error
             self.message_reader.on_interrupted = self.on_interrupted
             self.message_reader.guard = self.guard
 
     # --- the hooks the plugin implements ----------------------------------------------
+
+    def start(self) -> None:
+        """Before the first line is read (``listen`` calls it): the run's I/O, kept out of the constructor."""
 
     def before_record(self, stream: str, version: t.Any) -> None:
         """A RECORD (numbered ``self.cursor.number``) is about to be processed."""

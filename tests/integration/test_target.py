@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import typing
@@ -138,6 +139,22 @@ def test_consent_is_required(emulator: SendGridEmulator) -> None:
         run_target(target_config(emulator, data_privacy_consent=False), [])
     assert "data_privacy_consent" in " ".join(info.value.errors)
     assert emulator.requests_made() == []
+
+
+def test_constructing_the_target_touches_neither_sendgrid_nor_a_file(emulator: SendGridEmulator, tmp_path) -> None:
+    """The run's I/O waits for ``start`` (listen calls it before the first line): an unknown list is
+    refused there, not when the plugin is made (by --about, a test, an orchestrator's import)."""
+    rejected = tmp_path / "rejected.jsonl"
+    list_id = "0c8a3b1e-6f2d-4a5b-9c7e-1d2f3a4b5c6d"  # a list id's form, of no list
+    config = target_config(emulator, list_id=list_id, rejected_records_path=str(rejected))
+    target = TargetSendGrid(config=config)
+    assert emulator.requests_made() == [] and not rejected.exists()
+    with pytest.raises(RuntimeError, match="has not started"):
+        _ = target.run
+    with pytest.raises(ConfigValidationError) as info:
+        target.listen(io.StringIO(""))
+    assert list_id in " ".join(info.value.errors)
+    assert emulator.requests_made()[0]["path"] == "/v3/scopes"
 
 
 def test_bad_key_fails_at_start_with_a_hint_and_no_key(emulator: SendGridEmulator) -> None:
