@@ -165,8 +165,9 @@ def expect(case: Case) -> Expected:
     # A segment_lists entry of a segment that segments does not select is no target: not created, not judged.
     routed = {k: v for k, v in s.get("segment_lists", {}).items() if not selected or k in selected}
     targets = tuple(sorted(set(routed.values()))) if "segment_lists" in s else ("Main",)
-    # The stream's schema types ltv as a number or a string: created undeclared, it is a Text field.
-    ltv_type = account.ltv_type or declared or "Text"
+    # The stream's schema types ltv as a number or a string: created undeclared, it is a Text field. A dry run
+    # reads no field definitions: it judges values by the declared type, or the type it would create.
+    ltv_type = (None if dry else account.ltv_type) or declared or "Text"
     # Each contact SendGrid holds: fname, ltv, stamp (values as stored) and lists (a set of names).
     start: dict[str, dict[str, Any]] = {
         m.email: {"fname": m.fname, "ltv": m.ltv, "stamp": m.stamp, "lists": set(m.lists)} for m in account.contacts

@@ -116,6 +116,14 @@ FOUND = {
         (Row("ann@x.io"), Row("bo@x.io")),
         state_every=1,
     ),
+    # A dry run reads no field definitions: it kept a text value for an account's Number field (the type it
+    # would create from the schema is Text), where the model, judging by the account's type, counted it dropped.
+    "combo_dry_run_judges_by_the_type_it_would_create.singer": Case(
+        {"list_id": "Main", "dry_run": True, "custom_field_mapping": {"ltv": "ltv"}},
+        Account(MAIN, ltv_type="Number"),
+        (Row("ann@x.io", ltv="abc"),),
+        state_every=1,
+    ),
     # batch_size 1 with remove_non_members: the second removal from a list found its removal batch full
     # (capped by batch_size, which bounds upserts only) and was dropped without a word; mirror then judged
     # the contact that had left as a member to remove, and its safety stop failed the run.
