@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,18 @@ def test_every_module_logs_under_its_own_name() -> None:
         and [ast.dump(a) for a in node.args] != [ast.dump(ast.Name("__name__", ast.Load()))]
     }
     assert named == {"target_sendgrid.sendgrid.transport:53"}  # the filter it adds to urllib3's loggers
+
+
+def test_the_readmes_map_names_every_module_and_only_modules_that_exist() -> None:
+    """README's "How it works" table is the map of ``target_sendgrid/``: a newcomer finds each module
+    where it says, and a module added, moved or removed shows here until the map follows."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## How it works\n", 1)[1].split("\n### ", 1)[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    named = set(re.findall(r"`([a-z_]+(?:\.py|/))`", table))
+    package = ROOT / "target_sendgrid"
+    files = {p.name for p in package.rglob("*.py") if p.name != "__init__.py" and "__pycache__" not in p.parts}
+    folders = {f"{p.name}/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert sorted(files - named) == [], "modules missing from the README's map"
+    assert sorted(folders - named) == [], "subpackages missing from the README's map"
+    assert sorted({n for n in named if n.endswith(".py")} - files) == [], "the map names modules that do not exist"
