@@ -80,6 +80,7 @@ def cases(draw: st.DrawFn) -> Case:
     s["hard_delete"] = draw(st.sampled_from([True, True, False]))
     s["deleted_records"] = draw(st.sampled_from(["remove_from_lists", "delete_contacts"]))
     s["max_contacts"] = draw(st.sampled_from([100_000, 0, 1, 3]))
+    s["batch_size"] = draw(st.sampled_from([False, False, 1, 2]))  # False: the default; small: records cross requests
     s["fail_on_empty_export"] = draw(st.booleans())
     custom = draw(st.sampled_from(["none", "plain", "declared"]))
     if custom != "none":
