@@ -35,7 +35,10 @@ def stored(kind: str, value: Any) -> Hashable | None:
         return None
     if kind == "Number":
         number = stored_number(value)
-        return number.normalize() if number is not None else (as_text(value) or None)
+        try:
+            return number.normalize() if number is not None else (as_text(value) or None)
+        except ArithmeticError:  # past what a Decimal holds (1e999999999): compared as its text
+            return as_text(value)
     if kind == "Date":
         text = as_text(value)
         return stored_day(text) or text or None

@@ -14,10 +14,10 @@ import csv
 import http.client
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgspec
 import requests
@@ -32,6 +32,9 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 5_000_000_000
 
 # The longest row a contact can make: every custom field full, with room for the reserved fields
 # and the JSON around them.
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
 MAX_ROW_BYTES = MAX_CUSTOM_FIELDS * (MAX_TEXT_VALUE + 120) * 4 + 65_536  # 4 bytes a character at most
 
 
@@ -46,17 +49,11 @@ class Bounds:
 
 def bounded_lines(raw: IO[bytes], what: str, bounds: Bounds) -> Iterator[str]:
     """The lines of a download, gunzipped if its first bytes say so, within ``bounds``; SendGridError past them."""
-    stream = maybe_gunzipped(raw)
+    stream = _guarded(what, maybe_gunzipped, raw)  # its first read: the gzip sniff
     read = 0
     encoding = "utf-8-sig"  # a byte-order mark on the first line only
     while True:
-        try:
-            line = stream.readline(bounds.max_line + 1)
-        except (EOFError, OSError, zlib.error, ValueError) as exc:  # cut off, not gzip, reset midway
-            raise SendGridError(f"{what}: not a whole file ({type(exc).__name__})") from None
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, requests.RequestException) as exc:
-            # urllib3's and requests' own errors while reading the body (a protocol error, a read timeout)
-            raise SendGridError(f"{what}: the download broke off ({type(exc).__name__})") from None
+        line = _guarded(what, stream.readline, bounds.max_line + 1)
         if not line:
             return
         read += len(line)
@@ -73,6 +70,17 @@ def bounded_lines(raw: IO[bytes], what: str, bounds: Bounds) -> Iterator[str]:
         encoding = "utf-8"
 
 
+def _guarded(what: str, read: Callable[[_A], _R], argument: _A) -> _R:
+    """One read of a download, its failures as a SendGridError naming ``what`` (never the bytes)."""
+    try:
+        return read(argument)
+    except (EOFError, OSError, zlib.error, ValueError) as exc:  # cut off, not gzip, reset midway
+        raise SendGridError(f"{what}: not a whole file ({type(exc).__name__})") from None
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, requests.RequestException) as exc:
+        # urllib3's and requests' own errors while reading the body (a protocol error, a read timeout)
+        raise SendGridError(f"{what}: the download broke off ({type(exc).__name__})") from None
+
+
 def contact_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     """Each contact of an export file, keys lower-cased, its id under ``id``; JSON lines or CSV."""
     lines = iter(lines)
@@ -84,7 +92,7 @@ def contact_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
             if line.strip():
                 try:
                     row = msgspec.json.decode(line)
-                except msgspec.DecodeError:
+                except (msgspec.DecodeError, RecursionError):  # not JSON, or nested past what can be read
                     raise SendGridError(f"export file: line {number} is not a JSON row") from None
                 if not isinstance(row, dict):
                     raise SendGridError(f"export file: line {number} is not a JSON object")

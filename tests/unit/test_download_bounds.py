@@ -83,8 +83,9 @@ def test_a_gzip_cut_off_midway_is_not_a_whole_file() -> None:
         http.client.IncompleteRead(b"par"),
     ],
 )
-def test_a_body_that_breaks_off_while_read_is_named_by_the_errors_type(error: Exception) -> None:
-    raw = io.BufferedReader(BrokenOff(b"first\n", error))
+@pytest.mark.parametrize("before", [b"first\n", b""])  # b"": the very first read (the gzip sniff) fails
+def test_a_body_that_breaks_off_while_read_is_named_by_the_errors_type(error: Exception, before: bytes) -> None:
+    raw = io.BufferedReader(BrokenOff(before, error))
     with pytest.raises(SendGridError, match=rf"the download broke off \({type(error).__name__}\)"):
         list(bounded_lines(raw, "export url", Bounds(10**6, LATER)))
 

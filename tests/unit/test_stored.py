@@ -109,3 +109,8 @@ def test_what_is_not_a_number_is_refused_to_send_and_never_a_stamp(value: Any) -
 def test_no_value_is_no_number_and_no_stamp(value: Any) -> None:
     assert stored_number(value) is None and stored("Number", value) is None
     assert stamp_of({"v": value}, "v") is None and stamp_of({}, "v") is None
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "-1E999999999", "9999999999e999999999"])
+def test_a_number_past_what_a_decimal_holds_compares_as_its_text_not_a_failure(value: str) -> None:
+    assert stored("Number", value) == value
