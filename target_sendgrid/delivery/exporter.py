@@ -67,8 +67,8 @@ class Exporter:
     ) -> None:
         self.report = report
         self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
-        # A plan's batches are planned, not sent (PlanDelivery): the same batches, in the same order, as a
-        # real run's. Without one given, batches are sent to SendGrid through ``client``.
+        # A delivery handed in gets the same batches, in the same order, as a real run's (a plan's counts them:
+        # planning/planned_delivery.py). Without one, batches are sent to SendGrid through ``client``.
         self.delivery: BatchDelivery = delivery or Delivery(
             client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts, describe=describe
         )
