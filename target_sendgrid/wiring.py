@@ -135,9 +135,8 @@ def _router(settings: Settings, client: SendGridClient | None, creator: Creator 
         list_id = settings.list_id
         names[list_id] = _checked_list_name(client, list_id)
     placeholders = creator.placeholders if creator is not None else frozenset()
-    router = ListRouter(list_id, {s: ids[v] for s, v in segment_lists.items()}, bool(settings.segments), placeholders)
-    router.names = names
-    return router
+    segment_ids = {s: ids[v] for s, v in segment_lists.items()}
+    return ListRouter(list_id, segment_ids, bool(settings.segments), placeholders, names)
 
 
 def _exporter(

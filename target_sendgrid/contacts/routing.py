@@ -27,12 +27,13 @@ class ListRouter:
         segment_lists: Mapping[str, str],
         segments_selected: bool,
         placeholders: AbstractSet[str] = frozenset(),
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self.default_list = default_list
         self.segment_lists = {normalise(k): v for k, v in segment_lists.items()}
         self.segments_selected = segments_selected
         self.all_lists = tuple(sorted({*self.segment_lists.values(), *([default_list] if default_list else [])}))
-        self.names: dict[str, str] = {}  # list id -> name, for messages
+        self.names: dict[str, str] = dict(names or {})  # list id -> name, for messages
         # Ids that stand for lists SendGrid does not have (see contacts/creation.py): no members, nothing to read.
         self.placeholders = frozenset(placeholders) & set(self.all_lists)
         self._default_only: tuple[str, ...] = (default_list,) if default_list else ()
