@@ -6,21 +6,46 @@ import typing as t
 
 from typing_extensions import override
 
+from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.mapping import ContactMapper, Rejected, normalise_email, resolve_mapping
-from target_sendgrid.contacts.segments import normalise
-from target_sendgrid.report import RecordRef
-from target_sendgrid.run import ExportRun
+from target_sendgrid.report import RecordRef, RunReport
+from target_sendgrid.settings import Settings
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.singer.sink_base import SingerSink
+from target_sendgrid.sync.unchanged import SendGridCopy
 
-_NOTHING_DECLARED: frozenset[str] = frozenset()
+
+class ContactRun(t.Protocol):
+    """What a sink asks of the run (``run.py``'s ExportRun): where a record's contact goes, and the queue."""
+
+    @property
+    def all_lists(self) -> tuple[str, ...]: ...
+    def custom_fields_for(self, properties: t.Mapping[str, t.Any]) -> list[CustomField]: ...
+    def custom_properties(self) -> dict[str, str]: ...
+    def sendgrid_copy(
+        self, stream: str, fields: tuple[str, ...], custom: tuple[CustomField, ...]
+    ) -> SendGridCopy | None: ...
+    def copy_touch(self) -> t.Callable[[str], None] | None: ...
+    def selected_segments(self, record: t.Mapping[str, t.Any], stream: str) -> list[str] | None: ...
+    def member_lists(self, record: t.Mapping[str, t.Any], stream: str, selected: list[str]) -> tuple[str, ...]: ...
+    def stamp(self, contact: dict[str, t.Any], lists: tuple[str, ...]) -> None: ...
+    def queue(self, contact: dict[str, t.Any], lists: tuple[str, ...], ref: RecordRef) -> None: ...
+    def queue_removal(self, email: str, list_id: str, ref: RecordRef) -> None: ...
+    def queue_deletion(self, email: str, ref: RecordRef) -> None: ...
+    def unchanged(self, email: str, lists: tuple[str, ...]) -> None: ...
 
 
 class RunOwner(t.Protocol):
-    """What a sink needs of the target that builds it (the SDK hands it to every sink): the run, and the cursor."""
+    """What a sink needs of the target that builds it (the SDK hands it to every sink)."""
 
-    run: ExportRun
-    cursor: RecordCursor
+    @property
+    def run(self) -> ContactRun: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def report(self) -> RunReport: ...
+    @property
+    def cursor(self) -> RecordCursor: ...
 
 
 class SendGridSink(SingerSink):
@@ -28,8 +53,9 @@ class SendGridSink(SingerSink):
 
     Batching is not done here but in the exporter, across streams, so that records of
     every stream bound for the same lists share requests: the SDK's per-sink drains
-    have nothing to send. What a sink needs of the run comes from its target's ``run``;
-    what needs SendGrid (custom fields created, the lists' members read) waits for ``setup``.
+    have nothing to send. What a sink needs comes from its target (``RunOwner``): the settings,
+    the report, and the run it queues contacts through (``ContactRun``); what needs SendGrid
+    (custom fields created, the lists' members read) waits for ``setup``.
     """
 
     def __init__(
@@ -37,8 +63,10 @@ class SendGridSink(SingerSink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self.run = target.run
+        self.settings = target.settings
+        self.report = target.report
         self._properties: dict[str, t.Any] = schema.get("properties") or {}
-        self._mapping = resolve_mapping(self.run.settings.field_mapping, self._properties)
+        self._mapping = resolve_mapping(self.settings.field_mapping, self._properties)
         self.email_property = self._mapping.get("email") or ""  # "": none mapped, and no property has that name
         self.has_email = self.email_property in self._properties
         self._email_keys = tuple(k for k in self.key_names if k == self.email_property)
@@ -52,7 +80,7 @@ class SendGridSink(SingerSink):
         is said once.
         """
         properties, mapping, stream_name = self._properties, self._mapping, self.stream_name
-        self.mapper = ContactMapper(mapping, self.run.custom_fields.for_stream(properties))
+        self.mapper = ContactMapper(mapping, self.run.custom_fields_for(properties))
         shown = _names(properties)
         if not self.has_email:
             self.logger.warning(
@@ -68,7 +96,7 @@ class SendGridSink(SingerSink):
         self._copy = self.run.sendgrid_copy(stream_name, fields, tuple(self.mapper.custom_fields))
         # Whatever this stream queues for a contact, SendGrid's copy (shared by the streams) no longer has it.
         self._touch = self.run.copy_touch()
-        wanted = {**mapping, **self.run.custom_fields.mapping}
+        wanted = {**mapping, **self.run.custom_properties()}
         absent = {field: prop for field, prop in wanted.items() if prop not in properties and field != "email"}
         if absent:
             self.logger.warning(
@@ -82,13 +110,12 @@ class SendGridSink(SingerSink):
     @override
     def handle_record(self, record: dict[str, t.Any]) -> None:
         """Filter by segment, map, and queue the contact's upsert and removals (or account for it)."""
-        run = self.run
-        router = run.router
-        selected = run.segments.matches(record, self.stream_name)
-        deleted = self.deleted and run.settings.hard_delete
-        leaves = deleted or (run.settings.remove_non_members and router.all_lists)
+        run, report, settings = self.run, self.report, self.settings
+        selected = run.selected_segments(record, self.stream_name)
+        deleted = self.deleted and settings.hard_delete
+        leaves = deleted or (settings.remove_non_members and run.all_lists)
         if selected is None and not leaves:
-            run.report.count("filtered_segment")
+            report.count("filtered_segment")
             return
         ref = RecordRef(
             self.stream_name,
@@ -98,7 +125,7 @@ class SendGridSink(SingerSink):
             self._email_keys,
         )
         if not self.has_email:
-            run.report.reject(ref, "no email property")
+            report.reject(ref, "no email property")
             return
         if selected is None or deleted:
             self._leave(record, ref, deleted)
@@ -106,55 +133,45 @@ class SendGridSink(SingerSink):
         try:
             contact, truncated, dropped = self.mapper.build(record)
         except Rejected as exc:
-            run.report.reject(ref, exc.reason, exc.detail)
+            report.reject(ref, exc.reason, exc.detail)
             return
         if truncated:
-            run.report.count("truncated", truncated)
+            report.count("truncated", truncated)
         if dropped:
-            run.report.drop_values(ref, dropped)
-        if router.segment_lists:
-            declared = run.segments.record_segments(record)
-            declared.add(normalise(self.stream_name))
-            lists = router.member_lists(selected, declared)
-        else:
-            lists = router.member_lists(selected, _NOTHING_DECLARED)
-        self._queue(contact, lists, ref)
+            report.drop_values(ref, dropped)
+        self._queue(contact, run.member_lists(record, self.stream_name, selected), ref)
 
     def _leave(self, record: dict[str, t.Any], ref: RecordRef, deleted: bool) -> None:
         """A leaver or a deleted record: it leaves the lists (or the account), and is counted."""
-        run = self.run
         try:
             email = normalise_email(record.get(self.email_property))
         except Rejected as exc:
-            run.report.reject(ref, exc.reason, exc.detail)
+            self.report.reject(ref, exc.reason, exc.detail)
             return
-        if deleted and run.settings.deleted_records == "delete_contacts":
-            run.exporter.delete(email, ref)  # from the account, every list with it
+        if deleted and self.settings.deleted_records == "delete_contacts":
+            self.run.queue_deletion(email, ref)  # from the account, every list with it
         else:  # its contact stays in SendGrid
-            for list_id in run.router.all_lists:
-                run.exporter.remove(email, list_id, ref)
+            for list_id in self.run.all_lists:
+                self.run.queue_removal(email, list_id, ref)
         if self._touch is not None:
             self._touch(email)
-        run.report.count("deleted_records" if deleted else "filtered_segment")
+        self.report.count("deleted_records" if deleted else "filtered_segment")
 
     def _queue(self, contact: dict[str, t.Any], lists: tuple[str, ...], ref: RecordRef) -> None:
         """A member's contact: queued for its lists (or settled, if SendGrid has it so), and out of the others."""
         run = self.run
-        mirror = run.mirror
-        if mirror is not None and mirror.record_version is not None and lists:
-            mirror.stamp(contact)  # mirror mode with table versions: see versions.py
+        run.stamp(contact, lists)  # mirror mode with table versions: see versions.py
         copy = self._copy
         if copy is not None and copy.is_current(contact, lists):
-            run.report.count_unchanged(lists)  # settled at once: nothing to send
-            run.exporter.note_members(contact["email"], lists)
+            run.unchanged(contact["email"], lists)  # settled at once: nothing to send
         else:
-            run.exporter.add(contact, lists, ref)
+            run.queue(contact, lists, ref)
             if self._touch is not None:
                 self._touch(contact["email"])
-        if run.settings.remove_non_members:
-            for list_id in run.router.all_lists:
+        if self.settings.remove_non_members:
+            for list_id in run.all_lists:
                 if list_id not in lists:
-                    run.exporter.remove(contact["email"], list_id, ref)
+                    run.queue_removal(contact["email"], list_id, ref)
                     if self._touch is not None:
                         self._touch(contact["email"])
 

@@ -1,14 +1,13 @@
 """TargetSendGrid: the plugin the SDK runs, from its settings to the run's summary.
 
 The SDK's message loop, and every private name of the SDK, are in ``singer/``; this module
-answers its hooks. Settings live in ``settings``; what a run needs is resolved at start into an
-:class:`~target_sendgrid.run.ExportRun`, which the sinks receive.
+answers its hooks, each with one call on the run. Settings live in ``settings``; what a run needs is
+wired at start (``wiring.py``) into an :class:`~target_sendgrid.run.ExportRun`, which the sinks use too.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import sys
@@ -28,6 +27,7 @@ from target_sendgrid.settings import Settings
 from target_sendgrid.singer.reader import INPUT_ERRORS
 from target_sendgrid.singer.target_base import SingerTarget
 from target_sendgrid.sinks import SendGridSink
+from target_sendgrid.wiring import start_run
 
 
 class TargetSendGrid(SingerTarget):
@@ -86,7 +86,7 @@ class TargetSendGrid(SingerTarget):
         too). Kept out of ``__init__``, as the SDK's own sinks keep I/O in ``setup()``: constructing the
         plugin (``--about``, a test, an orchestrator's import) touches neither SendGrid nor a file."""
         if self._export_run is None:
-            self._export_run = ExportRun.start(self.settings, self.cursor, self.emit_state, self.guard.check)
+            self._export_run = start_run(self.settings, self.cursor, self.emit_state, self.guard.check)
 
     @property
     def run(self) -> ExportRun:
@@ -97,7 +97,7 @@ class TargetSendGrid(SingerTarget):
 
     @override
     def get_sink_class(self, stream_name: str) -> type[SendGridSink]:
-        """Every stream's sink (each reads this target's ``run`` and ``cursor``)."""
+        """Every stream's sink (each uses this target's ``run``, ``settings``, ``report`` and ``cursor``)."""
         return self.default_sink_class
 
     @property
@@ -115,39 +115,27 @@ class TargetSendGrid(SingerTarget):
     @override
     def before_record(self, stream: str, version: t.Any) -> None:
         """In mirror mode, the record's table version stamps its contact (see sync/versions.py)."""
-        if self.run.mirror is not None:
-            self.run.mirror.note_record(stream, version)
+        self.run.note_record(stream, version)
 
     @override
     def after_record(self, number: int, reached_sink: bool) -> None:
         """The record is handed over: filtered, rejected or queued."""
-        if not reached_sink:
-            self.run.report.count("filtered_map")  # a stream map's __filter__ dropped it
-        self.run.exporter.mark_processed(number)
+        self.run.record_done(number, reached_sink)
 
     @override
     def record_failed(self, number: int, exc: BaseException) -> None:
-        """The record being processed when the run stopped gets a bucket, unless a batch holds it already.
-
-        ``not_sent`` when a signal or a failed batch cut it short; ``stopped_run`` when it stopped the
-        run itself (a record that does not match its schema, the one past max_contacts).
-        """
-        exporter = self.run.exporter
-        if exporter.holds_record(number):
-            return
-        cut_short = isinstance(exc, Interrupted) or exporter.failed_with(exc)
-        self.run.report.count("not_sent" if cut_short else "stopped_run")
+        """The record being processed when the run stopped gets a bucket (see ``ExportRun.record_failed``)."""
+        self.run.record_failed(number, exc)
 
     @override
     def accept_state(self, state: dict[str, t.Any]) -> None:
         """STATE is written by the exporter once the records before it are settled."""
-        self.run.exporter.add_state(state)
+        self.run.add_state(state)
 
     @override
     def activate_version(self, stream: str, version: t.Any) -> None:
         """In mirror mode a completed version removes older members; otherwise there is nothing to do."""
-        if self.run.mirror is not None:
-            self.run.mirror.activate_version(stream, version)
+        if self.run.activate_version(stream, version):
             return
         if stream not in self._versions_seen:
             self._versions_seen.add(stream)
@@ -160,7 +148,7 @@ class TargetSendGrid(SingerTarget):
     @override
     def flush_buffered(self) -> None:
         """Send what is buffered, so STATE keeps moving while a slow tap's records trickle in."""
-        self.run.exporter.flush()
+        self.run.flush()
 
     @override
     def on_input_error(self, exc: BaseException) -> None:
@@ -168,11 +156,11 @@ class TargetSendGrid(SingerTarget):
         try:
             if isinstance(exc, INPUT_ERRORS):
                 try:
-                    self.run.exporter.close()
+                    self.run.settle()
                 except self.settling_errors as closing:
                     self.logger.error("While finishing the records before the failure: %s", closing)
             else:
-                self.run.exporter.abort()
+                self.run.abort()
         finally:
             self._log_summary("failed")
 
@@ -180,7 +168,7 @@ class TargetSendGrid(SingerTarget):
     def on_interrupted(self, stop: Interrupted) -> None:
         """After a signal: let the batches in flight finish (bounded), log the summary, exit non-zero."""
         timeout = self.settings.shutdown_timeout_seconds
-        finished = self.run.exporter.stop(timeout)
+        finished = self.run.stop(timeout)
         if not finished:
             self.logger.error("Import jobs still running after shutdown_timeout_seconds=%s; exiting", timeout)
         self._log_summary("interrupted")
@@ -193,6 +181,7 @@ class TargetSendGrid(SingerTarget):
     @override
     def process_endofpipe(self) -> None:
         """Send the rest, wait for every job, write the last STATE, and log the summary."""
+        self.start()  # a no-op after listen; the SDK's test runner may end a run that read no input
         try:
             self.run.finish()
         except Interrupted as stop:
@@ -209,19 +198,8 @@ class TargetSendGrid(SingerTarget):
             raise ExportError(f"fail_on_empty_export: {silent[0].split(':')[0]}; failing the run as asked")
 
     def _log_summary(self, outcome: str) -> None:
-        self.run.progress.stop()
-        if outcome != "finished":
-            self.run.exporter.count_unsent()
-        summary = self.run.summary()
-        self.run.close_files()
-        if self.run.plan is not None:  # what a real run would change, list by list; nothing was written
-            for line in self.run.plan_lines():
-                self.logger.info("%s", line)
-            self.logger.info("Plan %s (nothing was written to SendGrid, no STATE): %s", outcome, json.dumps(summary))
-            return
-        dry = " (dry run)" if self.settings.dry_run else ""
-        self.logger.info("%s", self.run.destinations())
-        self.logger.info("Export %s%s: %s", outcome, dry, json.dumps(summary))
+        for line in self.run.end(outcome):
+            self.logger.info("%s", line)
 
 
 if __name__ == "__main__":

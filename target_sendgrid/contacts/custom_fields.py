@@ -7,11 +7,12 @@ value, so users write names and this module does the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from target_sendgrid.sendgrid.client import FieldDefinition, SendGridClient
+from target_sendgrid.contacts.creation import Creator
+from target_sendgrid.sendgrid.client import FieldDefinition
 from target_sendgrid.sendgrid.limits import CUSTOM_FIELD_NAME, RESERVED_NAMES
 
 logger = logging.getLogger(__name__)
@@ -60,19 +61,15 @@ class CustomFieldRegistry:
         self,
         mapping: Mapping[str, str | Mapping[str, str]],
         definitions: list[FieldDefinition],
-        client: SendGridClient | None,
+        creator: Creator | None,
         create: bool,
-        stand_in: Callable[[str], str] | None = None,
     ) -> None:
         # custom_field_mapping's entries: a property's name, or {"property", "type"} (the type to create).
         self.mapping = {name: e if isinstance(e, str) else e["property"] for name, e in mapping.items()}
         self.declared = {name: e["type"] for name, e in mapping.items() if not isinstance(e, str) and e.get("type")}
-        self.client = client  # None: dry run, nothing is created
+        self.creator = creator  # None: a dry run, nothing is created
         self.create = create
         self.by_name = {d["name"].lower(): d for d in definitions}
-        # A plan: a missing field is not created but given this stand-in id, and its name noted.
-        self.stand_in = stand_in
-        self.would_create: list[str] = []
 
     def missing(self) -> list[str]:
         """Mapped names the account does not have."""
@@ -125,14 +122,9 @@ class CustomFieldRegistry:
         return CustomField(definition["id"], definition["name"], field_type, "")
 
     def _create(self, name: str, field_type: str) -> FieldDefinition:
-        if self.client is None:  # a dry run: pretend, so the values are still converted and counted
+        if self.creator is None:  # a dry run: pretend, so the values are still converted and counted
             definition = FieldDefinition(id=name, name=name, field_type=field_type)
-        elif self.stand_in is not None:  # a plan: noted, never created
-            definition = FieldDefinition(id=self.stand_in(name), name=name, field_type=field_type)
-            self.would_create.append(name)
-            logger.info("Plan: custom field %s (%s) would be created", name, field_type)
         else:
-            definition = self.client.create_custom_field(name, field_type)
-            logger.info("Created custom field %s (%s) as %s", name, field_type, definition["id"])
+            definition = self.creator.create_custom_field(name, field_type)
         self.by_name[name.lower()] = definition
         return definition

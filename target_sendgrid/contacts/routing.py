@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
+from target_sendgrid.contacts.creation import Creator
 from target_sendgrid.contacts.segments import normalise
 from target_sendgrid.sendgrid.client import SendGridClient
 
@@ -20,19 +21,27 @@ class ListRouter:
     a record goes to the lists of its ``segment_lists`` segments, or else to the default.
     """
 
-    def __init__(self, default_list: str | None, segment_lists: Mapping[str, str], segments_selected: bool) -> None:
+    def __init__(
+        self,
+        default_list: str | None,
+        segment_lists: Mapping[str, str],
+        segments_selected: bool,
+        placeholders: AbstractSet[str] = frozenset(),
+        names: Mapping[str, str] | None = None,
+    ) -> None:
         self.default_list = default_list
         self.segment_lists = {normalise(k): v for k, v in segment_lists.items()}
         self.segments_selected = segments_selected
         self.all_lists = tuple(sorted({*self.segment_lists.values(), *([default_list] if default_list else [])}))
-        self.names: dict[str, str] = {}  # list id -> name, for messages
-        self.new_lists: set[str] = set()  # a plan's stand-in ids of the lists the run would create
+        self.names: dict[str, str] = dict(names or {})  # list id -> name, for messages
+        # Ids that stand for lists SendGrid does not have (see contacts/creation.py): no members, nothing to read.
+        self.placeholders = frozenset(placeholders) & set(self.all_lists)
         self._default_only: tuple[str, ...] = (default_list,) if default_list else ()
 
     def describe(self, list_id: str) -> str:
         """A list as a message names it: 'name' (id)."""
         name = self.names.get(list_id)
-        if list_id in self.new_lists:
+        if list_id in self.placeholders:
             return f"'{name}' (to be created)"
         return f"'{name}' ({list_id})" if name and name != list_id else list_id
 
@@ -57,14 +66,14 @@ class ListRouter:
 
     @staticmethod
     def resolve(
-        client: SendGridClient | None, values: Iterable[str], stand_in: Callable[[str], str] | None = None
+        client: SendGridClient | None, values: Iterable[str], creator: Creator | None = None
     ) -> tuple[dict[str, str], dict[str, str]]:
-        """Each list id or name -> list id (names not found are created), and each list id -> its name.
+        """Each list id or name -> list id (names not found are made by ``creator``), and each list id -> its name.
 
-        With ``stand_in`` (a plan) a name not found is not created: its id is ``stand_in(name)``.
+        Without a client (a dry run) nothing is read or created: names stand in for ids.
         """
         wanted = set(values)
-        if client is None:
+        if client is None or creator is None:
             return {v: v for v in wanted}, {v: v for v in wanted}  # a dry run sends nothing: names stand in for ids
         name_of: dict[str, str] = {}
         by_name: dict[str, str] = {}
@@ -77,12 +86,7 @@ class ListRouter:
             if value in name_of or value in by_name:
                 resolved[value] = value if value in name_of else by_name[value]
                 logger.info("Found list '%s' (%s)", name_of[resolved[value]], resolved[value])
-            elif stand_in is not None:
-                resolved[value] = by_name[value] = stand_in(value)
-                name_of[resolved[value]] = value
-                logger.info("Plan: list '%s' would be created", value)
             else:
-                resolved[value] = by_name[value] = client.create_list(value)  # the lists were just read
+                resolved[value] = by_name[value] = creator.create_list(value)  # the lists were just read
                 name_of[resolved[value]] = value
-                logger.info("Created list '%s' (%s)", value, resolved[value])
         return resolved, {i: name_of[i] for i in resolved.values()}

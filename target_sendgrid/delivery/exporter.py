@@ -67,7 +67,7 @@ class Exporter:
     ) -> None:
         self.report = report
         self._checkpoint = checkpoint  # raises when the run must stop (a termination signal)
-        # A plan's batches are planned, not sent: the same batches, in the same order, as a real run's.
+        # A delivery handed in (a plan's: planning/) gets the same batches, in the same order, as a real run's.
         self.delivery: BatchDelivery = delivery or Delivery(
             client, report, job_timeout=job_timeout, max_job_attempts=max_job_attempts, describe=describe
         )

@@ -2,7 +2,7 @@
 
 :class:`MirrorMode` knows when a sync is complete (see ``versions``) and then has its stale members
 judged and removed (see ``stale_members``): unversioned, once a complete run ends; versioned, when a
-table version completes. In a plan (``plan``) the stale members are counted, never removed.
+table version completes. What becomes of the stale members is up to the ``Leavers`` it is handed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from singer_sdk.exceptions import ConfigValidationError
 from target_sendgrid.contacts.custom_fields import CustomField, CustomFieldRegistry
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.lifecycle.failures import MirrorStopped
-from target_sendgrid.plan import Plan
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.settings import Settings
-from target_sendgrid.sync.stale_members import mirror_exported, mirror_version
+from target_sendgrid.sync.stale_members import Leavers, mirror_exported, mirror_version
 from target_sendgrid.sync.unchanged import SendGridCopy
 from target_sendgrid.sync.versions import TableVersions
 
@@ -58,11 +57,15 @@ class MirrorMode:
         report: RunReport,
         exporter: Deliveries,
         custom_fields: CustomFieldRegistry,
-        plan: Plan | None = None,
+        leavers: Leavers | None = None,
+        changes_sent: bool = True,
     ) -> None:
         self.settings = settings
-        self.plan = plan  # a plan: stale members are counted, never removed
-        self.client = client  # None: a dry run removes nothing
+        self.leavers = leavers  # what takes the stale members out (None, or no client: a dry run removes nothing)
+        # False: the run's changes do not reach SendGrid (nothing is sent), so the lists are judged as read,
+        # with the run's own changes counted in.
+        self.changes_sent = changes_sent
+        self.client = client
         self.router = router
         self.report = report
         self.exporter = exporter
@@ -150,15 +153,15 @@ class MirrorMode:
                     stream,
                     version,
                 )
-        elif self.client is not None:
+        elif self.client is not None and self.leavers is not None:
             exported = self.exporter.members or {}
             removed = mirror_exported(
                 self.client,
                 {list_id: exported.get(list_id, set()) for list_id in self.router.all_lists},
                 *self._limits(),
+                self.leavers,
                 copy=copy,
-                plan=self.plan,
-                new_lists=self.router.new_lists,
+                placeholders=self.router.placeholders,
                 left=self.exporter.left or {},
                 describe=self.router.describe,
             )
@@ -179,26 +182,25 @@ class MirrorMode:
                 "stream per run: run each stream in its own pipeline with its own lists. Nothing was removed."
             )
         logger.info("Stream '%s': table version %s complete (%s)", stream, version, why)
-        if self.client is None:
+        if self.client is None or self.leavers is None:
             return
-        # A plan sent no stamps: a member this run would have stamped is not judged by its old one, and the
-        # lists are read as they were before the run (what it would add and take out is counted in).
-        exported = self.exporter.members if self.plan is not None else None
-        left = self.exporter.left if self.plan is not None else None
+        # Nothing sent, no stamps: a member this run stamped is not judged by its old one, and the lists are
+        # read as they were before the run (what it added and took out is counted in).
+        exported = None if self.changes_sent else self.exporter.members
+        left = None if self.changes_sent else self.exporter.left
         removed = mirror_version(
             self.client,
             self.router.all_lists,
             self.field,
             version,
             *self._limits(),
-            plan=self.plan,
-            new_lists=self.router.new_lists,
+            self.leavers,
+            placeholders=self.router.placeholders,
             exported=exported,
             left=left,
             describe=self.router.describe,
         )
         self.report.count("removed", sum(removed.values()))
 
-    def _limits(self) -> tuple[float, float, int]:
-        settings = self.settings
-        return settings.mirror_max_removal_fraction, settings.job_timeout_seconds, settings.max_job_attempts
+    def _limits(self) -> tuple[float, float]:
+        return self.settings.mirror_max_removal_fraction, self.settings.job_timeout_seconds

@@ -9,8 +9,9 @@ skip_unchanged's read of it):
   with, a custom field) is older than a completed version, or missing.
 
 Every list is judged before anything is removed, so the removal-fraction stop removes nothing
-anywhere; the fraction is of the list as it is after the run's own changes. In a plan the stale
-members are counted into it and nothing is removed; the safety stop still fails the run.
+anywhere; the fraction is of the list as it is after the run's own changes. What becomes of the
+members judged stale is up to the :class:`Leavers` the run is handed: a real run's
+(:class:`RemoveFromLists`) takes them out of their lists; another may only count them.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from target_sendgrid.contacts.stored import stored_number
 from target_sendgrid.lifecycle.failures import MirrorStopped
-from target_sendgrid.plan import Plan
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sendgrid.export_files import custom_value
 from target_sendgrid.sendgrid.removals import remove_from_list
@@ -32,15 +32,55 @@ from target_sendgrid.sync.unchanged import SendGridCopy
 logger = logging.getLogger(__name__)
 
 
+class Judged(NamedTuple):
+    """A list judged: the members that leave it, and how many members it has after the run's own changes."""
+
+    leaving: list[dict[str, Any]]  # export rows, or the copy's {"id", "key"}; each with its contact id
+    members: int
+
+
+class Leavers(Protocol):
+    """What becomes of the members judged stale, every list judged before any leaves."""
+
+    def take(self, judged: Mapping[str, Judged], stops: Mapping[str, str | None], why: str) -> dict[str, int]:
+        """The stale members of each list leave it; returns how many per list.
+
+        ``stops``: per list, why the safety stop refuses its removals (None: it does not): then
+        MirrorStopped is raised and no member is taken out of any list.
+        """
+        ...
+
+
+class RemoveFromLists:
+    """A real run's leavers: taken out of their lists in SendGrid, once no list is past the safety stop."""
+
+    def __init__(
+        self, client: SendGridClient, timeout: float, max_attempts: int, describe: Callable[[str], str] = str
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.describe = describe
+
+    def take(self, judged: Mapping[str, Judged], stops: Mapping[str, str | None], why: str) -> dict[str, int]:
+        """Remove them, unless the safety stop refuses any list's removals."""
+        for message in stops.values():
+            if message:
+                raise MirrorStopped(message)
+        for list_id, j in judged.items():
+            remove_from_list(self.client, list_id, [m["id"] for m in j.leaving], self.timeout, self.max_attempts)
+            logger.info("Mirror: removed %d contacts from list %s: %s", len(j.leaving), self.describe(list_id), why)
+        return {list_id: len(j.leaving) for list_id, j in judged.items()}
+
+
 def mirror_exported(
     client: SendGridClient,
     exported: Mapping[str, set[str]],
     max_fraction: float,
     timeout: float,
-    max_attempts: int,
+    leavers: Leavers,
     copy: SendGridCopy | None = None,
-    plan: Plan | None = None,
-    new_lists: AbstractSet[str] = frozenset(),
+    placeholders: AbstractSet[str] = frozenset(),
     left: Mapping[str, set[str]] | None = None,
     describe: Callable[[str], str] = str,
 ) -> dict[str, int]:
@@ -58,11 +98,11 @@ def mirror_exported(
             rows = copy.members_of(list_id)
             judged[list_id] = _judge(client, list_id, _absent("key", hashes), timeout, rows=rows, changes=changes)
         else:
-            none = () if list_id in new_lists else None  # a list a plan would create has no members
+            none = () if list_id in placeholders else None  # a list SendGrid does not have has no members
             new = _Changes({hash(e) for e in emails}, set()) if none is not None else None
             judged[list_id] = _judge(client, list_id, _absent("email", emails), timeout, rows=none, changes=new)
     why = "members this run did not export to it (unversioned mirror: the input is taken as the whole table)"
-    return _remove(client, judged, why, timeout, max_attempts, max_fraction, None, plan, describe)
+    return _remove(leavers, judged, why, max_fraction, None, describe)
 
 
 def _absent(key: str, kept: set[Any]) -> Callable[[dict[str, Any]], bool]:
@@ -77,17 +117,17 @@ def mirror_version(
     version: Any,
     max_fraction: float,
     timeout: float,
-    max_attempts: int,
-    plan: Plan | None = None,
-    new_lists: AbstractSet[str] = frozenset(),
+    leavers: Leavers,
+    placeholders: AbstractSet[str] = frozenset(),
     exported: Mapping[str, set[str]] | None = None,
     left: Mapping[str, set[str]] | None = None,
     describe: Callable[[str], str] = str,
 ) -> dict[str, int]:
     """Remove from each list the members whose ``field`` stamp is older than ``version``, or missing.
 
-    ``exported`` and ``left`` (a plan, which sent nothing): the members this run would have stamped, who
-    stay, and those it would have taken out; the lists are judged as they would be after the run.
+    ``exported`` and ``left`` (lists read without the run's own changes, as when nothing was sent):
+    the members this run stamped, who stay, and those it took out; the lists are judged as they
+    are after the run.
     """
     complete = stored_number(version)
     if complete is None:
@@ -114,13 +154,13 @@ def mirror_version(
             list_id,
             stale(list_id),
             timeout,
-            rows=() if list_id in new_lists else None,
+            rows=() if list_id in placeholders else None,
             changes=changes(list_id),
         )
         for list_id in list_ids
     }
     why = f"members whose {field} is older than the completed table version {version}, or missing"
-    return _remove(client, judged, why, timeout, max_attempts, max_fraction, field, plan, describe)
+    return _remove(leavers, judged, why, max_fraction, field, describe)
 
 
 def stamp_of(row: dict[str, Any], field: str) -> Decimal | None:
@@ -135,11 +175,6 @@ class _Changes(NamedTuple):
     gone: set[int]
 
 
-class _Judged(NamedTuple):
-    leaving: list[dict[str, Any]]  # the members that leave: export rows, or the copy's {"id", "key"}
-    members: int
-
-
 def _judge(
     client: SendGridClient,
     list_id: str,
@@ -147,7 +182,7 @@ def _judge(
     timeout: float,
     rows: Iterable[dict[str, Any]] | None = None,
     changes: _Changes | None = None,
-) -> _Judged:
+) -> Judged:
     """The members of a list that leave it, and how many members it has after the run's own changes.
 
     The members come from ``rows``, or else from a contacts export of the list. ``changes``: the rows
@@ -169,10 +204,10 @@ def _judge(
             leaving.append({"id": member["id"], "key": member["key"] if "key" in member else hash(member.get("email"))})
     if changes is not None:
         members += len(changes.joined - seen)
-    return _Judged(leaving, members)
+    return Judged(leaving, members)
 
 
-def _stop(name: str, judged: _Judged, max_fraction: float, field: str | None) -> str | None:
+def _stop(name: str, judged: Judged, max_fraction: float, field: str | None) -> str | None:
     """Why the safety stop refuses a list's removals (more than the fraction), or None."""
     leaving, members = len(judged.leaving), judged.members
     if not members or leaving / members <= max_fraction:
@@ -190,26 +225,13 @@ def _stop(name: str, judged: _Judged, max_fraction: float, field: str | None) ->
 
 
 def _remove(
-    client: SendGridClient,
-    judged: dict[str, _Judged],
+    leavers: Leavers,
+    judged: dict[str, Judged],
     why: str,
-    timeout: float,
-    max_attempts: int,
     max_fraction: float,
     field: str | None,
-    plan: Plan | None,
     describe: Callable[[str], str],
 ) -> dict[str, int]:
     """Every list judged first: past the fraction anywhere, nothing is removed anywhere (MirrorStopped)."""
     stops = {list_id: _stop(describe(list_id), j, max_fraction, field) for list_id, j in judged.items()}
-    if plan is not None:
-        removed = {list_id: plan.leave(list_id, j.leaving, bool(stops[list_id])) for list_id, j in judged.items()}
-    for message in stops.values():
-        if message:
-            raise MirrorStopped(message)
-    if plan is not None:
-        return removed
-    for list_id, j in judged.items():
-        remove_from_list(client, list_id, [m["id"] for m in j.leaving], timeout, max_attempts)
-        logger.info("Mirror: removed %d contacts from list %s: %s", len(j.leaving), describe(list_id), why)
-    return {list_id: len(j.leaving) for list_id, j in judged.items()}
+    return leavers.take(judged, stops, why)

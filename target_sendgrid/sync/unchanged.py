@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
@@ -38,6 +38,23 @@ _VALUES = MAX_LISTS + 1  # where the hash of the member's values starts
 READ_FAILURES = (SendGridError, TimeoutError)
 
 
+class CopyUser(Protocol):
+    """One that needs SendGrid's copy of the target lists whatever skip_unchanged says, and cannot go on without it."""
+
+    @property
+    def label(self) -> str:
+        """How the log lines of the read name it."""
+        ...
+
+    def unreadable(self, exc: Exception) -> Exception:
+        """The failure that stops the run when the copy cannot be read (``exc``: why)."""
+        ...
+
+    def read(self, copy: SendGridCopy) -> None:
+        """The copy, once read."""
+        ...
+
+
 def read_copy(
     client: SendGridClient,
     router: ListRouter,
@@ -45,11 +62,11 @@ def read_copy(
     custom: tuple[CustomField, ...],
     timeout: float,
     keep_ids: bool = False,
-    required: bool = False,
+    user: CopyUser | None = None,
 ) -> SendGridCopy | None:
     """SendGrid's copy of the target lists; None (with a warning saying why) when it cannot be read.
 
-    ``required`` (a plan, which cannot count without it): SendGridError when it cannot be read.
+    With ``user``, who cannot go on without it, its failure is raised instead, and it is handed the copy.
     """
     if not router.all_lists:
         logger.warning("skip_unchanged needs a target list to compare with; every contact is sent")
@@ -57,24 +74,22 @@ def read_copy(
     copy = SendGridCopy(fields, custom, router.all_lists, keep_ids)
     try:
         for list_id in router.all_lists:
-            # A list a plan would create has no members yet (and no id to export it by).
-            rows = () if list_id in router.new_lists else client.list_members(list_id, timeout)
+            # A list SendGrid does not have yet has no members (and no id to export it by).
+            rows = () if list_id in router.placeholders else client.list_members(list_id, timeout)
             read = copy.load(list_id, rows)
-            logger.info(
-                "%s: list %s has %d members", "Plan" if required else "skip_unchanged", router.describe(list_id), read
-            )
+            label = user.label if user is not None else "skip_unchanged"
+            logger.info("%s: list %s has %d members", label, router.describe(list_id), read)
     except READ_FAILURES as exc:  # failing to read costs only speed: everything is sent
-        if required:
-            raise SendGridError(
-                f"A plan needs the target lists' current members, and they could not be read ({type(exc).__name__}: "
-                f"{exc}); no plan was made"
-            ) from None
+        if user is not None:
+            raise user.unreadable(exc) from None
         logger.warning(
             "skip_unchanged: could not read the target lists' current members (%s: %s); every contact is sent",
             type(exc).__name__,
             exc,
         )
         return None
+    if user is not None:
+        user.read(copy)
     return copy
 
 

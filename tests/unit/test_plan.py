@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from target_sendgrid.plan import Plan, new_id
+from target_sendgrid.planning.plan import Plan
+from target_sendgrid.planning.stand_ins import new_id
 from target_sendgrid.sendgrid.api_errors import SendGridError
 from target_sendgrid.sendgrid.transport import Transport
 

@@ -13,6 +13,9 @@ from typing_extensions import override
 from target_sendgrid.contacts.custom_fields import CustomField
 from target_sendgrid.contacts.routing import ListRouter
 from target_sendgrid.contacts.stored import stored
+from target_sendgrid.planning.layer import plan_layer
+from target_sendgrid.planning.stand_ins import StandIns
+from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.api_errors import NotFound, SendGridError
 from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.sync.unchanged import SendGridCopy, read_copy
@@ -73,7 +76,10 @@ class Exports(SendGridClient):
 
 
 def read(client: SendGridClient, required: bool = False) -> SendGridCopy | None:
-    return read_copy(client, ListRouter("L1", {}, segments_selected=False), ("first_name",), (), 60, required=required)
+    """Read list L1's copy; ``required``: for a plan, which cannot go on without it."""
+    router = ListRouter("L1", {}, segments_selected=False)
+    user = plan_layer(None, RunReport(), client, StandIns(), router) if required else None
+    return read_copy(client, router, ("first_name",), (), 60, user=user)
 
 
 def test_a_read_copy_holds_the_members() -> None:

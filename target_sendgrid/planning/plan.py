@@ -2,7 +2,7 @@
 
 A plan run reads what the real run would read (lists, custom fields, the target lists' members
 through exports) and looks up the contacts it would send that are in none of those lists, but
-writes nothing. Its batches are planned instead of sent (``delivery/planning.py``), in the real
+writes nothing. Its batches are planned instead of sent (``planned_delivery.py``), in the real
 run's order, so a contact that two batches touch is counted as the real run would touch it: the
 first creates it, the second updates it. What differs from SendGrid's copy is kept as hashes of
 emails (a few sets of ints), never an address.
@@ -23,9 +23,6 @@ from target_sendgrid.files.private import check_writable, email_hash, open_priva
 
 logger = logging.getLogger(__name__)
 
-# The id a plan gives a list or custom field the real run would create (it never reaches SendGrid:
-# a plan's client refuses every write).
-NEW_ID = "new:"
 ACTIONS = ("create", "update", "unchanged", "add", "remove")
 NO_LIST = ""  # contacts upserted into no list (allow_no_list)
 
@@ -33,23 +30,37 @@ NO_LIST = ""  # contacts upserted into no list (allow_no_list)
 Membership = Callable[[int], Iterable[str] | None]
 
 
-def new_id(name: str) -> str:
-    """The stand-in id of a list or custom field a plan would create."""
-    return NEW_ID + name
+def check_path(path: str | None) -> None:
+    """Refuse a ``plan_path`` that cannot be written, before anything is read or sent."""
+    if path:
+        check_writable(Path(path), "plan_path")
 
 
 class Plan:
     """Counts per list of what the run would change; thread-safe (batches are planned in the workers)."""
 
-    def __init__(self, path: str | None, run_id: str) -> None:
+    def __init__(
+        self,
+        path: str | None,
+        run_id: str,
+        *,
+        names: Mapping[str, str] | None = None,
+        new_lists: Mapping[str, str] | None = None,
+        new_fields: list[str] | None = None,
+        lists: Iterable[str] = (),
+    ) -> None:
+        """``names``: list id -> name; ``new_lists``: stand-in id -> name, of the lists the run would create;
+        ``new_fields``: the custom fields it would create (the creator's own list, so that fields noted later
+        are in it); ``lists``: the lists the run manages, each with a line whether anything changes or not.
+        """
         self.run_id = run_id
         self._lock = threading.Lock()
         self.counts: dict[str, Counter[str]] = {}  # list id -> action -> contacts
         self.stopped: set[str] = set()  # lists whose removals mirror's safety stop would refuse
-        self.new_lists: dict[str, str] = {}  # stand-in id -> name, of lists the run would create
-        self.new_fields: list[str] = []  # custom fields the run would create
+        self.new_lists: dict[str, str] = dict(new_lists or {})
+        self.new_fields: list[str] = new_fields if new_fields is not None else []
         self.deletions = 0  # contacts the run would delete from the account
-        self.names: dict[str, str] = {}  # list id -> name (set by the run)
+        self.names: dict[str, str] = dict(names or {})
         self.membership: Membership = lambda key: None  # set once SendGrid's copy is read
         # What the planned changes make differ from SendGrid's copy, by hash(email).
         self._present: set[int] = set()  # sent by a planned upsert: in the account from then on
@@ -61,8 +72,8 @@ class Plan:
         self._exported_members: dict[str, set[int]] = {}  # members read from a list's export (no copy)
         self._path = Path(path) if path else None
         self._file: IO[bytes] | None = None
-        if self._path is not None:
-            check_writable(self._path, "plan_path")
+        check_path(path)
+        self.lists(lists)
 
     # --- what the account has -------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Planning one batch instead of sending it: what SendGrid would do with each of its contacts.
 
-Runs in the exporter's workers in the place of :class:`~target_sendgrid.delivery.sending.Delivery`,
-one batch a call, in the order the real run would send them. Contacts in none of the target
-lists are looked up (``search/emails``, primary emails only) to tell new contacts from existing
-ones; nothing is written.
+Handed to the exporter as its ``delivery``, it runs in the workers in the place of
+:class:`~target_sendgrid.delivery.sending.Delivery`, one batch a call, in the order the real run
+would send them. Contacts in none of the target lists are looked up (``search/emails``, primary
+emails only) to tell new contacts from existing ones; nothing is written.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from target_sendgrid.delivery.request_batch import Batch
-from target_sendgrid.plan import Plan
+from target_sendgrid.planning.plan import Plan
 from target_sendgrid.report import RunReport
 from target_sendgrid.sendgrid.client import SendGridClient
 
