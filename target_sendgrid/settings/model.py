@@ -212,8 +212,8 @@ class Settings:
         default=100_000,
         description="Safety ceiling on contacts exported in one run (SendGrid's recommended ceiling per "
         "export), all or nothing: requests are held until the input ends, and an input with more contacts sends "
-        "none of them (no removal, deletion or STATE either) and fails naming the count. 0 disables it, and then "
-        "requests, and STATE, go out as the input is read.",
+        "none of them (no removal, deletion or STATE either; lists and custom fields made at start stay) and fails "
+        "naming the count. 0 disables it, and then requests, and STATE, go out as the input is read.",
     )
     data_privacy_consent: bool = setting(
         th.BooleanType,
