@@ -10,6 +10,7 @@ fails, naming the name, when the installed SDK no longer has one.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import typing as t
@@ -17,6 +18,7 @@ from types import FrameType
 
 import click
 import msgspec
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
@@ -29,6 +31,23 @@ from target_sendgrid.singer.command import SendGridCommand, check_config_files
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.singer.reader import SingerInputReader
 from target_sendgrid.singer.sink_base import SingerSink
+
+
+def _types(schema: dict[str, t.Any]) -> list[str]:
+    """A property schema's JSON types (``type`` as a name or a list, or ``anyOf``'s)."""
+    kinds = schema.get("type", [])
+    found = [kinds] if isinstance(kinds, str) else list(kinds)
+    return found + [k for option in schema.get("anyOf", []) for k in _types(option)]
+
+
+def _as_number(text: str) -> t.Any:
+    """``text`` as a number when it is one (the schema's bounds then judge it); else the text, refused by name."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
 
 _requires = SingerInputReader.assert_line_requires  # names the missing keys, never the line
 _encode_state = msgspec.json.Encoder(decimal_format="number").encode
@@ -126,6 +145,18 @@ class SingerTarget(Target):
         return super().cb_config(ctx, param, value)
 
     # --- private SDK names --------------------------------------------------------------
+
+    @classproperty
+    @override
+    def _env_var_config(cls) -> dict[str, t.Any]:
+        # With --config ENV, the SDK converts integers, booleans, arrays and objects, but leaves a number
+        # setting ("type": "number") as text, which the schema then refuses ('2.5' is not of type 'number').
+        config: dict[str, t.Any] = super()._env_var_config
+        for name, value in config.items():
+            schema = cls.config_jsonschema["properties"].get(name, {})
+            if isinstance(value, str) and "number" in _types(schema):
+                config[name] = _as_number(value)
+        return config
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -91,6 +91,20 @@ TOUCH_POINTS: tuple[TouchPoint, ...] = (
     TouchPoint(_TARGET, "_sinks_to_clear", "read", "retired sinks' record counts are completed at the end too"),
     TouchPoint(
         "singer_sdk.plugin_base:PluginBase",
+        "_env_var_config",
+        "extend",
+        "with --config ENV a number setting stays text (the SDK converts integers, booleans and arrays only), and "
+        "the schema refuses it: read as a number here",
+        "none in 0.54 (parse_environment_config has no number case)",
+    ),
+    TouchPoint(
+        "singer_sdk.helpers._classproperty",
+        "classproperty",
+        "import",
+        "_env_var_config is a class property of the SDK's own kind: an override must be one too",
+    ),
+    TouchPoint(
+        "singer_sdk.plugin_base:PluginBase",
         "append_builtin_config",
         "call",
         "super(Target, cls) skips Target's version: load_method and batch_size_rows mean nothing here",

@@ -154,3 +154,26 @@ def test_settings_a_configuration_makes_do_nothing_are_each_named() -> None:
 def test_a_components_own_default_is_the_settings_default(component: type, parameter: str, setting: str) -> None:
     """Declared once: a component built without the setting behaves as a run given no value for it."""
     assert inspect.signature(component).parameters[parameter].default == schema_default(setting)
+
+
+ENV_BASE = {
+    "TARGET_SENDGRID_API_KEY": "SG.unused",
+    "TARGET_SENDGRID_DATA_PRIVACY_CONSENT": "true",
+    "TARGET_SENDGRID_LIST_NAME": "VIP",
+    "TARGET_SENDGRID_DRY_RUN": "true",
+}
+
+
+def test_number_settings_from_the_environment_are_read_as_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --config ENV the SDK leaves a number setting as text (it converts integers and booleans only)."""
+    from target_sendgrid.target import TargetSendGrid  # the plugin: its construction does no I/O
+
+    variables = {"TARGET_SENDGRID_JOB_TIMEOUT_SECONDS": "2.5", "TARGET_SENDGRID_MIRROR_MAX_REMOVAL_FRACTION": "0.25"}
+    for name, value in {**ENV_BASE, **variables}.items():
+        monkeypatch.setenv(name, value)
+    target = TargetSendGrid(config=None, parse_env_config=True)
+    assert (target.settings.job_timeout_seconds, target.settings.mirror_max_removal_fraction) == (2.5, 0.25)
+    monkeypatch.setenv("TARGET_SENDGRID_JOB_TIMEOUT_SECONDS", "soon")  # not a number: refused, by name
+    with pytest.raises(ConfigValidationError) as refused:
+        TargetSendGrid(config=None, parse_env_config=True)
+    assert any("job_timeout_seconds" in error for error in refused.value.errors)
