@@ -390,8 +390,8 @@ class Exporter:
 
     def _advance_watermark(self) -> None:
         """Let STATE move up to the oldest record still in a batch (caller holds the lock)."""
-        if self._over_ceiling:
-            return  # past max_contacts nothing is sent, so nothing after the last STATE is settled
+        if self._over_ceiling or self._holding:  # under a ceiling the run is all or nothing, its STATE too:
+            return  # even records settled at once (unchanged) wait until the input ends within the ceiling
         pending = [b.first_record for b in (*self._open.values(), *self._sealed, *self._in_flight) if b.contacts]
         self.watermark.advance(min(pending) if pending else None)
 

@@ -89,7 +89,8 @@ def cases(draw: st.DrawFn) -> Case:
     mapping = MAPPINGS[draw(st.sampled_from(sorted(MAPPINGS)))]
     if mapping is not None:
         s["field_mapping"] = mapping
-    s = {k: v for k, v in s.items() if v is not False and v != []}
+    # A False or empty setting is left out (its default), but hard_delete, whose default is true.
+    s = {k: v for k, v in s.items() if (v is not False or k == "hard_delete") and v != []}
     account = draw(accounts(need_main=destination == "list_id"))
     delivery = draw(st.sampled_from(["record", "record", "batch", "batch_gzip"]))
     habits = HABITS if delivery == "record" else ("none", "sdk")  # batch files come from singer-sdk taps

@@ -124,6 +124,14 @@ FOUND = {
         (Row("ann@x.io", ltv="abc"),),
         state_every=1,
     ),
+    # skip_unchanged under a ceiling: the STATE after an unchanged record (settled at once) went out, though a
+    # later contact past max_contacts failed the run, which the contract says writes no STATE at all.
+    "combo_ceiling_holds_state_of_unchanged.singer": Case(
+        {"list_id": "Main", "skip_unchanged": True, "max_contacts": 1},
+        Account(MAIN, contacts=(Member("ann@x.io", frozenset({"Main"})),)),
+        (Row("ann@x.io"), Row("bo@x.io"), Row("cy@x.io")),
+        state_every=1,
+    ),
     # batch_size 1 with remove_non_members: the second removal from a list found its removal batch full
     # (capped by batch_size, which bounds upserts only) and was dropped without a word; mirror then judged
     # the contact that had left as a member to remove, and its safety stop failed the run.

@@ -297,10 +297,26 @@ def test_under_a_ceiling_nothing_is_sent_until_the_input_ends_then_everything_in
     assert run.written == [s for s in states if s in run.written]  # in the tap's order, none twice
 
 
+def test_under_a_ceiling_state_after_records_settled_at_once_waits_for_the_end_of_the_input() -> None:
+    """Records that need no request (unchanged) are settled at once, but under a ceiling the run is all or
+    nothing: the STATE after them waits, since a later contact past the ceiling fails the whole run."""
+    run = ungated(max_contacts=1)
+    run.exporter.mark_processed(1)  # an unchanged record: nothing to send
+    run.tap.state(1)
+    assert run.written == []
+    run.tap.number = 1
+    run.tap.record("a@x.com")
+    run.tap.record("b@x.com")  # past the ceiling
+    with pytest.raises(MaxContactsExceeded):
+        run.exporter.close()
+    assert run.written == []
+
+
 def test_past_the_ceiling_nothing_is_sent_and_state_stays() -> None:
-    """One contact more than max_contacts: nothing is sent, no STATE after the first record, all counted unsent."""
+    """One contact more than max_contacts: nothing is sent, no STATE at all (not even one before the first
+    record: the run is all or nothing), all counted unsent."""
     run = ungated(max_contacts=3, batch_size=2)
-    before = run.tap.state(0)
+    run.tap.state(0)  # a STATE before any record: held too
     for email in ("a@x.com", "b@x.com", "c@x.com", "d@x.com"):
         run.tap.record(email)
         run.tap.state(run.tap.number)
@@ -310,7 +326,7 @@ def test_past_the_ceiling_nothing_is_sent_and_state_stays() -> None:
         run.exporter.release()
     with pytest.raises(MaxContactsExceeded):
         run.exporter.close()
-    assert run.delivery.finished == [] and run.written == [before]
+    assert run.delivery.finished == [] and run.written == []
     assert not run.exporter.holds_record(1)  # dropped, not held
     run.exporter.count_unsent()
     assert run.report.counts["not_sent"] == 4
