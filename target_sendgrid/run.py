@@ -231,8 +231,8 @@ class ExportRun:
         """Send what is buffered, full batches or not."""
         self.exporter.flush()
 
-    def settle(self) -> None:
-        """After a bad input: send and settle the records before it (no mirror removals)."""
+    def finish_before_failure(self) -> None:
+        """After a bad input: send and settle the records before it (no mirror removals, unlike ``finish``)."""
         self.exporter.close()
 
     def abort(self) -> None:

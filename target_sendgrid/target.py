@@ -22,7 +22,6 @@ from target_sendgrid.lifecycle.failures import ExportError, Interrupted
 from target_sendgrid.report import RunReport
 from target_sendgrid.run import ExportRun
 from target_sendgrid.sendgrid.api_errors import SendGridError
-from target_sendgrid.sendgrid.client import SendGridClient
 from target_sendgrid.settings import Settings
 from target_sendgrid.singer.reader import INPUT_ERRORS
 from target_sendgrid.singer.target_base import SingerTarget
@@ -101,11 +100,6 @@ class TargetSendGrid(SingerTarget):
         return self.default_sink_class
 
     @property
-    def client(self) -> SendGridClient | None:
-        """The run's SendGrid client (None in a dry run)."""
-        return self.run.client
-
-    @property
     def report(self) -> RunReport:
         """The run's tallies and rejected-records file."""
         return self.run.report
@@ -156,7 +150,7 @@ class TargetSendGrid(SingerTarget):
         try:
             if isinstance(exc, INPUT_ERRORS):
                 try:
-                    self.run.settle()
+                    self.run.finish_before_failure()
                 except self.settling_errors as closing:
                     self.logger.error("While finishing the records before the failure: %s", closing)
             else:

@@ -41,6 +41,7 @@ class _Mode(NamedTuple):
     """What differs between a real run, a dry run and a plan: the collaborators that write, or stand in."""
 
     delivery: BatchDelivery | None  # None: the exporter sends through the client
+    changes_sent: bool  # whether the run's changes reach SendGrid (mirror then judges the lists after them)
     leavers: Leavers | None  # None: a dry run removes nothing
     copy_user: CopyUser | None  # one that needs SendGrid's copy whatever skip_unchanged says
     ending: Ending
@@ -73,7 +74,7 @@ def start_run(
     mirror = None
     if settings.mirror:
         mirror = MirrorMode(
-            settings, client, router, report, exporter, custom_fields, mode.leavers, changes_sent=not settings.plan
+            settings, client, router, report, exporter, custom_fields, mode.leavers, changes_sent=mode.changes_sent
         )
         exporter.hold_state(True)  # until the input shows table versions, the whole run is one sync
     run = ExportRun(
@@ -106,11 +107,11 @@ def _mode(
     if stand_ins is not None:
         assert client is not None  # a plan is never a dry run (settings.check)
         layer: PlanLayer = plan_layer(settings.plan_path, report, client, stand_ins, router)
-        return _Mode(layer.delivery, layer.leavers, layer, layer)
+        return _Mode(layer.delivery, False, layer.leavers, layer, layer)
     leavers = None
     if client is not None:
         leavers = RemoveFromLists(client, settings.job_timeout_seconds, settings.max_job_attempts, router.describe)
-    return _Mode(None, leavers, None, ExportEnding(settings.dry_run, router, report))
+    return _Mode(None, client is not None, leavers, None, ExportEnding(settings.dry_run, router, report))
 
 
 def _client(settings: Settings) -> SendGridClient:

@@ -71,7 +71,7 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return self.target.report.summary(self.target.client.requests_sent if self.target.client else 0)
+        return self.target.report.summary(self.target.run.client.requests_sent if self.target.run.client else 0)
 
 
 def run_target(

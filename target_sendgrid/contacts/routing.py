@@ -66,11 +66,11 @@ class ListRouter:
 
     @staticmethod
     def resolve(
-        client: SendGridClient | None, values: Iterable[str], creator: Creator | None = None
+        client: SendGridClient | None, values: Iterable[str], creator: Creator | None
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Each list id or name -> list id (names not found are made by ``creator``), and each list id -> its name.
 
-        Without a client (a dry run) nothing is read or created: names stand in for ids.
+        Without a client or a creator (a dry run: it has neither) nothing is read or created: names stand in for ids.
         """
         wanted = set(values)
         if client is None or creator is None:

@@ -72,6 +72,7 @@ class Plan:
         self._exported_members: dict[str, set[int]] = {}  # members read from a list's export (no copy)
         self._path = Path(path) if path else None
         self._file: IO[bytes] | None = None
+        self._closed = False
         check_path(path)
         self.lists(lists)
 
@@ -219,7 +220,7 @@ class Plan:
         joins: bool | None = None,
     ) -> None:
         """One line of ``plan_path`` (the caller holds the lock): never an email, its hash."""
-        if self._path is None:
+        if self._path is None or self._closed:  # a worker's late batch after close must not truncate the file
             return
         if self._file is None:
             self._file = open_private(self._path, append=False)
@@ -234,8 +235,9 @@ class Plan:
         self._file.write(msgspec.json.encode(line) + b"\n")
 
     def close(self) -> None:
-        """Close the plan file."""
+        """Close the plan file (for good: a line planned after this is not written)."""
         with self._lock:
+            self._closed = True
             if self._file is not None:
                 self._file.close()
                 self._file = None

@@ -57,8 +57,9 @@ class MirrorMode:
         report: RunReport,
         exporter: Deliveries,
         custom_fields: CustomFieldRegistry,
-        leavers: Leavers | None = None,
-        changes_sent: bool = True,
+        leavers: Leavers | None,
+        *,
+        changes_sent: bool,
     ) -> None:
         self.settings = settings
         self.leavers = leavers  # what takes the stale members out (None, or no client: a dry run removes nothing)

@@ -140,3 +140,15 @@ def test_the_readmes_map_names_every_module_and_only_modules_that_exist() -> Non
     assert sorted(files - named) == [], "modules missing from the README's map"
     assert sorted(folders - named) == [], "subpackages missing from the README's map"
     assert sorted({n for n in named if n.endswith(".py")} - files) == [], "the map names modules that do not exist"
+
+
+def test_only_the_wiring_knows_a_plan_exists() -> None:
+    """A plan is a layer (planning/): the real run's modules are handed its collaborators by wiring.py and
+    never import it, so a real run's code cannot take a plan's branch."""
+    importers = {
+        name
+        for name, found in graph().items()
+        if any(m.startswith("target_sendgrid.planning") for m in found)
+        and not name.startswith("target_sendgrid.planning")
+    }
+    assert importers == {"target_sendgrid.wiring"}

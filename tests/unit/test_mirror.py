@@ -51,7 +51,9 @@ def mirror(deliveries: Deliveries, definitions: list[FieldDefinition] | None = N
         {"api_key": "SG.k", "data_privacy_consent": True, "list_id": "L", "sync_mode": "mirror", **config}
     )
     fields = CustomFieldRegistry({}, [STAMP] if definitions is None else definitions, None, True)
-    return MirrorMode(settings, None, ListRouter("L", {}, False), RunReport(), deliveries, fields)
+    return MirrorMode(
+        settings, None, ListRouter("L", {}, False), RunReport(), deliveries, fields, None, changes_sent=True
+    )
 
 
 def test_a_completed_version_is_judged_once_its_stamps_are_in_sendgrid_then_state_goes() -> None:

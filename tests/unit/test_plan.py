@@ -107,6 +107,18 @@ def test_the_plan_file_names_each_change_by_hash_never_by_address(tmp_path: Path
     assert (tmp_path / "plan.jsonl").stat().st_mode & 0o777 == 0o600
 
 
+def test_a_change_planned_after_close_leaves_the_plan_file_whole(tmp_path: Path) -> None:
+    """A worker still planning a batch when an interrupted run closes the plan: its line is dropped, and the
+    file keeps what was written (it was reopened, truncated, before)."""
+    plan = a_plan({}, tmp_path / "plan.jsonl")
+    plan.found(["a@x.io", "b@x.io"], set())
+    plan.upsert("a@x.io", (L1,), 1)
+    plan.close()
+    plan.upsert("b@x.io", (L1,), 2)
+    lines = [json.loads(x) for x in (tmp_path / "plan.jsonl").read_text().splitlines()]
+    assert [x["record_number"] for x in lines] == [1]
+
+
 def test_a_read_only_transport_refuses_every_write_before_sending_it() -> None:
     transport = Transport("SG.key", "http://127.0.0.1:9", read_only=True, max_retries=0)  # nothing listens there
     for method, path in [

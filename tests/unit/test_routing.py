@@ -33,4 +33,4 @@ def test_lists_are_named_by_name_and_id_in_messages() -> None:
 
 
 def test_a_dry_run_takes_list_names_for_ids() -> None:
-    assert ListRouter.resolve(None, ["VIP"]) == ({"VIP": "VIP"}, {"VIP": "VIP"})
+    assert ListRouter.resolve(None, ["VIP"], None) == ({"VIP": "VIP"}, {"VIP": "VIP"})
