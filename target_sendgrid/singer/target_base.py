@@ -19,6 +19,7 @@ from types import FrameType
 import click
 import msgspec
 from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers._typing import is_number_type
 from singer_sdk.helpers.capabilities import TARGET_VALIDATE_RECORDS_CONFIG
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.target_base import Target
@@ -31,13 +32,6 @@ from target_sendgrid.singer.command import SendGridCommand, check_config_files
 from target_sendgrid.singer.cursor import RecordCursor
 from target_sendgrid.singer.reader import SingerInputReader
 from target_sendgrid.singer.sink_base import SingerSink
-
-
-def _types(schema: dict[str, t.Any]) -> list[str]:
-    """A property schema's JSON types (``type`` as a name or a list, or ``anyOf``'s)."""
-    kinds = schema.get("type", [])
-    found = [kinds] if isinstance(kinds, str) else list(kinds)
-    return found + [k for option in schema.get("anyOf", []) for k in _types(option)]
 
 
 def _as_number(text: str) -> t.Any:
@@ -154,7 +148,7 @@ class SingerTarget(Target):
         config: dict[str, t.Any] = super()._env_var_config
         for name, value in config.items():
             schema = cls.config_jsonschema["properties"].get(name, {})
-            if isinstance(value, str) and "number" in _types(schema):
+            if isinstance(value, str) and is_number_type(schema):
                 config[name] = _as_number(value)
         return config
 

@@ -104,6 +104,13 @@ TOUCH_POINTS: tuple[TouchPoint, ...] = (
         "_env_var_config is a class property of the SDK's own kind: an override must be one too",
     ),
     TouchPoint(
+        "singer_sdk.helpers._typing",
+        "is_number_type",
+        "call",
+        "which settings _env_var_config reads as numbers: the SDK's own test of a schema's type, as its "
+        "parse_environment_config uses for integers",
+    ),
+    TouchPoint(
         "singer_sdk.plugin_base:PluginBase",
         "append_builtin_config",
         "call",
